@@ -1,0 +1,39 @@
+"""Adversarial attacks: functional, batched, device-agnostic, inputs and outputs in [0, 1].
+
+All attacks share these guarantees: they never modify their inputs, they run the model
+in eval mode and restore its train/eval flags afterwards, they leave no gradient on the
+model's parameters, and they reject bad arguments with a clear error.
+"""
+
+from advlib.attacks.cw import cw_l2
+from advlib.attacks.deepfool import deepfool
+from advlib.attacks.iterative import (
+    bim,
+    difgsm,
+    fgsm,
+    ifgsm,
+    iterative_attack,
+    mifgsm,
+    pgd,
+    project,
+)
+from advlib.attacks.losses import cross_entropy_objective, is_adversarial, margin_objective
+from advlib.attacks.wrappers import BPDA, EOT
+
+__all__ = [
+    "BPDA",
+    "EOT",
+    "bim",
+    "cross_entropy_objective",
+    "cw_l2",
+    "deepfool",
+    "difgsm",
+    "fgsm",
+    "ifgsm",
+    "is_adversarial",
+    "iterative_attack",
+    "margin_objective",
+    "mifgsm",
+    "pgd",
+    "project",
+]

@@ -1,0 +1,72 @@
+"""Wrappers that let every attack see through randomised or non-differentiable defences
+(Athalye, Carlini and Wagner, ICML 2018).
+
+Both are ``nn.Module``s that wrap the *model*, so they compose with every attack and with
+the evaluation functions without any attack knowing about them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+REDUCTIONS = ("log_mean_prob", "mean_logits")
+
+
+class EOT(nn.Module):
+    """Expectation over Transformation: the classifier averaged over random transforms.
+
+    ``forward`` runs the model on ``samples`` independently transformed copies of the batch
+    (as one large batch) and returns ``log E_t[softmax(model(t(x)))]`` (default) or the
+    mean logits. The default output is a valid log-probability vector: cross-entropy on it
+    is ``-log E_t[p_y]``, the loss of the expected classifier that a randomised defence
+    actually implements, and its argmax is that classifier's decision.
+    """
+
+    def __init__(
+        self, model: nn.Module, transform: Transform, samples: int = 8, reduction: str = "log_mean_prob"
+    ) -> None:
+        super().__init__()
+        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+            raise ValueError(f"samples must be an int >= 1, got {samples!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        if not callable(transform):
+            raise TypeError("transform must be callable, mapping a batch of images to a batch")
+        self.model, self.transform, self.samples, self.reduction = model, transform, samples, reduction
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        batch = images.shape[0]
+        copies = images.repeat(self.samples, *([1] * (images.dim() - 1)))
+        logits = self.model(self.transform(copies)).view(self.samples, batch, -1)
+        if self.reduction == "mean_logits":
+            return logits.mean(dim=0)
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - math.log(self.samples)
+
+
+class BPDA(nn.Module):
+    """Backward Pass Differentiable Approximation.
+
+    The forward pass applies the real (possibly non-differentiable) ``preprocess``; the
+    backward pass uses the gradient of ``approximation`` (the identity by default, which
+    suits preprocessing that keeps the image close to itself: JPEG, bit-depth reduction,
+    median filtering). Implemented as ``g(x) + (p(x) - g(x)).detach()``, whose value is
+    ``p(x)`` and whose gradient is ``dg/dx``.
+    """
+
+    def __init__(self, preprocess: Transform, approximation: Transform | None = None) -> None:
+        super().__init__()
+        if not callable(preprocess):
+            raise TypeError("preprocess must be callable")
+        self.preprocess = preprocess
+        self.approximation = approximation
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        approx = images if self.approximation is None else self.approximation(images)
+        with torch.no_grad():
+            exact = self.preprocess(images)
+        return approx + (exact - approx).detach()

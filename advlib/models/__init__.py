@@ -1,0 +1,31 @@
+"""Models that take images in [0, 1]: small trainable networks and pretrained classifiers."""
+
+from advlib.models.normalized import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Normalized,
+)
+from advlib.models.pretrained import (
+    efficientnet_lite0,
+    imagenet_categories,
+    imagenet_preprocess,
+    torchvision_classifier,
+)
+from advlib.models.resnet import ResNet18
+from advlib.models.small_cnn import SmallCNN
+
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Normalized",
+    "ResNet18",
+    "SmallCNN",
+    "efficientnet_lite0",
+    "imagenet_categories",
+    "imagenet_preprocess",
+    "torchvision_classifier",
+]

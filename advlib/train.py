@@ -1,0 +1,257 @@
+"""Standard and adversarial training.
+
+Adversarial training solves Madry et al.'s saddle-point problem
+``min_theta E[max_{||delta|| <= eps} L(f_theta(x + delta), y)]`` by replacing each batch with
+adversarial examples from an inner attack. The methods differ only in that inner attack:
+
+| method    | inner attack                                         | cost per batch |
+|-----------|------------------------------------------------------|----------------|
+| natural   | none                                                 | 1              |
+| fgsm      | FGSM from the clean input (Goodfellow et al. 2015)    | 2              |
+| fgsm_rs   | FGSM from a uniform random start, step 1.25 eps       | 2              |
+|           | (Wong, Rice and Kolter, ICLR 2020, "fast AT")          |                |
+| pgd       | PGD-k with random start (Madry et al., ICLR 2018)     | k + 1          |
+
+The inner attack runs the model in eval mode (see :func:`advlib.utils.frozen_eval`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from advlib.attacks import iterative_attack
+from advlib.data.dataset import ImageDataset
+
+METHODS = ("natural", "fgsm", "fgsm_rs", "pgd")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cyclic")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (recorded in checkpoints).
+
+    ``alpha=None`` picks each method's standard step: ``eps`` for fgsm, ``1.25 * eps`` for
+    fgsm_rs, ``2.5 * eps / attack_steps`` for pgd.
+    """
+
+    method: str = "natural"
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    eps: float = 0.3
+    alpha: float | None = None
+    attack_steps: int = 7
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("epochs", "batch_size", "attack_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("lr", "eps", "weight_decay", "momentum"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.lr == 0:
+            raise ValueError("lr must be > 0")
+        if self.alpha is not None and (not math.isfinite(self.alpha) or self.alpha <= 0):
+            raise ValueError(f"alpha must be > 0 or None, got {self.alpha!r}")
+
+    def step_size(self) -> float:
+        if self.alpha is not None:
+            return self.alpha
+        return {"fgsm": self.eps, "fgsm_rs": 1.25 * self.eps}.get(
+            self.method, 2.5 * self.eps / self.attack_steps
+        )
+
+
+# The class-scale recipe for SmallCNN on the 4,000-image MNIST split: 97.6-98.1 % test
+# accuracy over seeds 0-2 in about 22 s on 2 CPU cores (measured for issue 2).
+SMALL_CNN_MNIST = TrainConfig(epochs=8, lr=3e-3, batch_size=64, schedule="cyclic")
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    train_accuracy: float
+    seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def adversarial_batch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainConfig,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The training inputs for one batch under ``config.method``."""
+    if config.method == "natural" or config.eps == 0:
+        return images
+    alpha = config.step_size()
+    if config.method == "fgsm":
+        return iterative_attack(model, images, labels, eps=config.eps, alpha=alpha, steps=1)
+    if config.method == "fgsm_rs":
+        return iterative_attack(
+            model, images, labels, eps=config.eps, alpha=alpha, steps=1, random_start=True, generator=generator
+        )
+    return iterative_attack(
+        model, images, labels, eps=config.eps, alpha=alpha, steps=config.attack_steps,
+        random_start=True, generator=generator,
+    )
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _learning_rate(config: TrainConfig, iteration: int, total: int) -> float:
+    """Constant, or the triangular cyclic schedule of fast AT (0 -> lr at mid-run -> 0)."""
+    if config.schedule == "constant":
+        return config.lr
+    half = total / 2
+    return config.lr * (iteration / half if iteration <= half else max(0.0, (total - iteration) / half))
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                    epoch: int, config: TrainConfig, history: list[EpochRecord],
+                    generator: torch.Generator | None = None) -> None:
+    """Write a checkpoint atomically: to a temporary file beside it, then rename.
+
+    A run killed mid-save leaves the previous checkpoint intact, never a truncated file.
+    Only tensors and plain containers are stored, so it loads with ``weights_only=True``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "epoch": epoch,
+        "config": dataclasses.asdict(config),
+        "history": [dataclasses.asdict(record) for record in history],
+        "generator": generator.get_state() if generator is not None else None,
+    }
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``, safe on
+    untrusted files) into ``model`` (and ``optimizer``); return the whole payload."""
+    payload = torch.load(Path(path), map_location=map_location, weights_only=True)
+    model.load_state_dict(payload["model"])
+    if optimizer is not None and payload.get("optimizer") is not None:
+        optimizer.load_state_dict(payload["optimizer"])
+    return payload
+
+
+EpochCallback = Callable[[int, nn.Module], "dict[str, float] | bool | None"]
+
+
+def train(
+    model: nn.Module,
+    dataset: ImageDataset,
+    config: TrainConfig = TrainConfig(),
+    *,
+    device: torch.device | str = "cpu",
+    checkpoint: str | Path | None = None,
+    resume: bool = True,
+    epoch_callback: EpochCallback | None = None,
+    progress: bool = True,
+) -> list[EpochRecord]:
+    """Train ``model`` in place on ``dataset`` with ``config``; return one record per epoch.
+
+    Args:
+        checkpoint: if given, saved after every epoch; with ``resume=True`` an existing
+            checkpoint is loaded first and training continues after its last epoch.
+        epoch_callback: called as ``epoch_callback(epoch, model)`` after each epoch. It may
+            return a dict of extra metrics (stored in the record), or ``True`` to stop early
+            (e.g. when PGD accuracy collapses: catastrophic overfitting).
+
+    Shuffling and random starts draw from a generator seeded with ``config.seed``; the
+    initial weights are the caller's (call :func:`advlib.seed_everything` before building
+    the model), so the same seed gives the same model.
+    """
+    model.to(device)
+    optimizer = _make_optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[EpochRecord] = []
+    start_epoch = 0
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        payload = load_checkpoint(checkpoint, model, optimizer, map_location=device)
+        history = [EpochRecord(**record) for record in payload["history"]]
+        start_epoch = payload["epoch"]
+        if payload.get("generator") is not None:
+            generator.set_state(payload["generator"])
+    batches_per_epoch = math.ceil(len(dataset) / config.batch_size)
+    total = config.epochs * batches_per_epoch
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        began = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(
+            dataset.batches(config.batch_size, shuffle=True, generator=generator, device=device),
+            total=batches_per_epoch, desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
+            disable=not progress, leave=False,
+        )
+        for index, (images, labels) in enumerate(bar):
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(config, epoch * batches_per_epoch + index, total)
+            inputs = adversarial_batch(model, images, labels, config, generator)
+            logits = model(inputs)
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * labels.shape[0]
+            correct += (logits.argmax(1) == labels).sum().item()
+            seen += labels.shape[0]
+        record = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, time.perf_counter() - began)
+        history.append(record)
+        stop = False
+        if epoch_callback is not None:
+            outcome = epoch_callback(epoch + 1, model)
+            if isinstance(outcome, dict):
+                record.extra.update({key: float(value) for key, value in outcome.items()})
+            stop = outcome is True
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, epoch + 1, config, history, generator)
+        if stop:
+            break
+    model.eval()
+    return history

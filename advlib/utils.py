@@ -1,0 +1,90 @@
+"""Small helpers every module needs: seeding, device choice, model-state hygiene."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and all GPUs) and return a seeded CPU generator.
+
+    The returned generator is what library functions take as ``generator=`` so that a
+    notebook can pass one object around instead of relying on hidden global state.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"``/``"cpu"``/``"cuda"``/``"mps"`` into a usable ``torch.device``.
+
+    Asking for an accelerator that is not there is an error, not a silent fallback to the
+    CPU: a reader who requested ``device="cuda"`` for a full-scale run must learn at once
+    that the run would take hours instead of minutes.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'auto' or 'cuda', got {device!r}")
+    kind = device.split(":")[0]
+    if kind not in DEVICE_CHOICES:
+        raise ValueError(f"device={device!r} is not one of {DEVICE_CHOICES} (optionally 'cuda:N')")
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but no CUDA GPU is available; use 'auto' or 'cpu'")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' was requested but MPS is not available; use 'auto' or 'cpu'")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def frozen_eval(model: nn.Module | object) -> Iterator[None]:
+    """Run ``model`` in eval mode with its parameters frozen, then restore both exactly.
+
+    Attacks differentiate with respect to the input only. Freezing the parameters means
+    no gradient can leak into ``param.grad`` and autograd does not keep what it would need
+    for weight gradients. The per-module train flags and ``requires_grad`` flags are
+    recorded and restored even if the attack raises.
+    """
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    modes = [(module, module.training) for module in model.modules()]
+    flags = [(param, param.requires_grad) for param in model.parameters()]
+    model.eval()
+    for param, _ in flags:
+        param.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for module, was_training in modes:
+            module.training = was_training
+        for param, flag in flags:
+            param.requires_grad_(flag)
+
+
+def model_device(model: nn.Module | object, default: torch.device | None = None) -> torch.device:
+    """The device of a model's first parameter (or ``default``/CPU for parameter-free ones)."""
+    if isinstance(model, nn.Module):
+        for param in model.parameters():
+            return param.device
+    return default or torch.device("cpu")
