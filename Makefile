@@ -17,11 +17,11 @@ $(STAMP): requirements.txt requirements-test.txt requirements-peer.txt pyproject
 	touch $(STAMP)
 
 test: setup
-	$(BIN)/ruff check advlib tests benchmarks
+	$(BIN)/ruff check advlib tests
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check advlib tests benchmarks
+	$(BIN)/ruff check advlib tests
 
 bench: setup
 	$(BIN)/advlib bench

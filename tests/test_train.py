@@ -1,0 +1,124 @@
+"""Training: configuration checks, determinism, checkpoints and resume, adversarial training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import advlib
+from advlib.attacks import pgd
+from advlib.data import load_dataset
+from advlib.evaluate import accuracy
+from advlib.models import SmallCNN
+from advlib.train import TrainConfig, adversarial_batch, load_checkpoint, train
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    return load_dataset("mnist", "train", "smoke"), load_dataset("mnist", "test", "smoke")
+
+
+def _fresh(seed: int = 0) -> SmallCNN:
+    advlib.seed_everything(seed)
+    return SmallCNN()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "trades"}, "method"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"schedule": "cosine"}, "schedule"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 1.5}, "batch_size"),
+        ({"eps": -0.1}, "eps"),
+        ({"lr": 0.0}, "lr"),
+        ({"alpha": 0.0}, "alpha"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_default_step_sizes_follow_the_papers():
+    assert TrainConfig(method="fgsm", eps=0.1).step_size() == pytest.approx(0.1)
+    assert TrainConfig(method="fgsm_rs", eps=0.1).step_size() == pytest.approx(0.125)
+    assert TrainConfig(method="pgd", eps=0.1, attack_steps=10).step_size() == pytest.approx(0.025)
+    assert TrainConfig(method="pgd", eps=0.1, alpha=0.05).step_size() == 0.05
+
+
+def test_same_seed_same_model_and_same_adversarial_examples(smoke):
+    config = TrainConfig(method="fgsm_rs", epochs=1, eps=0.1, seed=3)
+    first, second = _fresh(3), _fresh(3)
+    train(first, smoke[0], config, progress=False)
+    train(second, smoke[0], config, progress=False)
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    x, y = smoke[1].tensors()
+    adv_a = pgd(first, x[:16], y[:16], 0.1, generator=torch.Generator().manual_seed(5))
+    adv_b = pgd(second, x[:16], y[:16], 0.1, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(adv_a, adv_b)
+    other = _fresh(4)
+    train(other, smoke[0], TrainConfig(method="fgsm_rs", epochs=1, eps=0.1, seed=4), progress=False)
+    assert not torch.equal(other.classifier[-1].weight, first.classifier[-1].weight)
+
+
+def test_checkpoint_resume_equals_an_uninterrupted_run(smoke, tmp_path):
+    config = TrainConfig(method="fgsm_rs", epochs=2, eps=0.1, schedule="cyclic")
+    whole = _fresh()
+    train(whole, smoke[0], config, progress=False)
+
+    path = tmp_path / "run" / "model.pt"
+    interrupted = _fresh()  # the same run, killed after its first epoch
+    history = train(interrupted, smoke[0], config, checkpoint=path, epoch_callback=lambda epoch, model: True,
+                    progress=False)
+    assert len(history) == 1 and path.is_file()
+    assert not list(path.parent.glob("*.tmp")), "atomic save leaves no temporary file"
+    resumed = _fresh(99)  # different init: everything must come from the checkpoint
+    history = train(resumed, smoke[0], config, checkpoint=path, progress=False)
+    assert [record.epoch for record in history] == [1, 2]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    payload = load_checkpoint(path, _fresh())
+    assert payload["epoch"] == 2 and payload["config"]["method"] == "fgsm_rs"
+
+
+def test_epoch_callback_records_metrics_and_can_stop(smoke):
+    calls = []
+
+    def callback(epoch, model):
+        calls.append(epoch)
+        return True if epoch == 2 else {"probe": 0.5}
+
+    history = train(_fresh(), smoke[0], TrainConfig(epochs=5), epoch_callback=callback, progress=False)
+    assert calls == [1, 2] and len(history) == 2
+    assert history[0].extra == {"probe": 0.5}
+
+
+def test_adversarial_batches_stay_in_the_ball(smoke):
+    model = _fresh()
+    x, y = smoke[1].tensors()
+    x, y = x[:8], y[:8]
+    assert adversarial_batch(model, x, y, TrainConfig()) is x
+    for method in ("fgsm", "fgsm_rs", "pgd"):
+        adv = adversarial_batch(model, x, y, TrainConfig(method=method, eps=0.1), torch.Generator().manual_seed(0))
+        assert (adv - x).abs().max() <= 0.1 + 1e-6 and not torch.equal(adv, x)
+
+
+@pytest.mark.slow
+def test_pgd_training_makes_the_model_more_robust(smoke):
+    train_set, test_set = smoke
+    x, y = test_set.tensors()
+    models = {}
+    for method in ("natural", "pgd"):
+        model = _fresh()
+        train(model, train_set, TrainConfig(method=method, epochs=4, lr=3e-3, batch_size=64, eps=0.2,
+                                            attack_steps=5, schedule="cyclic"), progress=False)
+        models[method] = model
+    robust = {
+        method: accuracy(model, pgd(model, x, y, 0.2, steps=10, generator=torch.Generator().manual_seed(0)), y)
+        for method, model in models.items()
+    }
+    # Measured (seed 0): natural 0.085, PGD-AT 0.575 under PGD-10 at eps 0.2.
+    assert robust["pgd"] > robust["natural"] + 0.3, robust
