@@ -120,6 +120,28 @@ def minimal_perturbation_search(
     return upper
 
 
+def minimal_perturbation_from_attack(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    attack: Attack,
+    *,
+    norm: str = "l2",
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """eps* for minimal-perturbation attacks (C&W, DeepFool): the distance they optimise.
+
+    ``||adv_i - x_i||`` where the attack succeeded, +inf where it did not, 0 for samples
+    misclassified when clean (ARES uses the attacks' own distances the same way).
+    """
+    adversarial = attack_in_batches(model, images, labels, attack, batch_size)
+    distance = perturbation_norms(adversarial, images, norm)
+    fooled = predict(model, adversarial) != labels
+    correct = predict(model, images) == labels
+    distance = torch.where(fooled, distance, torch.full_like(distance, float("inf")))
+    return torch.where(correct, distance, torch.zeros_like(distance))
+
+
 def pgd_budget_attack(steps: int = 10, norm: str = "linf", random_start: bool = True,
                       generator: torch.Generator | None = None) -> BudgetAttack:
     """The ARES budget attack for the distortion curve: PGD with step ``1.5 * eps / steps``."""

@@ -11,6 +11,7 @@ from advlib.evaluate import (
     accuracy,
     accuracy_vs_budget,
     accuracy_vs_iterations,
+    minimal_perturbation_from_attack,
     minimal_perturbation_search,
     perturbation_norms,
     pgd_budget_attack,
@@ -105,3 +106,17 @@ def test_perturbation_norms():
     b[0, 0, 0, 0], b[1, 0, 1, 1], b[1, 0, 0, 0] = 0.3, 0.3, -0.4
     torch.testing.assert_close(perturbation_norms(b, a, "linf"), torch.tensor([0.3, 0.4]))
     torch.testing.assert_close(perturbation_norms(b, a, "l2"), torch.tensor([0.3, 0.5]))
+
+
+def test_minimal_perturbation_from_a_minimal_attack(cnn, test_batch):
+    x, y = test_batch
+    labels = y.clone()
+    labels[0] = (y[0] + 1) % 10
+    found = minimal_perturbation_from_attack(cnn, x[:8], labels[:8], lambda m, xs, ys: A.deepfool(m, xs, ys),
+                                             norm="l2", batch_size=3)
+    assert found[0] == 0
+    adversarial = A.deepfool(cnn, x[1:8], labels[1:8])
+    expected = perturbation_norms(adversarial, x[1:8], "l2")
+    torch.testing.assert_close(found[1:], expected, atol=1e-5, rtol=1e-5)
+    never = minimal_perturbation_from_attack(cnn, x[1:4], y[1:4], lambda m, xs, ys: xs.clone())
+    assert torch.isinf(never).all()
