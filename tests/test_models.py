@@ -135,3 +135,13 @@ def test_torchvision_classifier_loads_weights_from_the_data_root(tmp_path):
 def test_imagenet_preprocess_rejects_bad_shapes():
     with pytest.raises(ValueError, match="expected"):
         imagenet_preprocess(torch.rand(1, 1, 50, 50))
+
+
+def test_torchvision_classifier_failed_download_names_the_cause(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    with pytest.raises(DataUnavailableError, match="network unreachable") as caught:
+        torchvision_classifier("resnet18", root=tmp_path, download=True)
+    assert str(tmp_path / "checkpoints") in str(caught.value)
