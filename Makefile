@@ -1,10 +1,15 @@
-# advbook: one-command set-up, tests and benchmark.
+# advbook: one-command set-up, tests, notebooks, reproduction, book.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup test lint bench clean
+.PHONY: all setup test lint bench notebooks reproduce vendor book clean
+
+# The main job: class-scale reproduction on the embedded data, then the offline book.
+all: reproduce book
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 setup: $(STAMP)
 
@@ -16,15 +21,46 @@ $(STAMP): requirements.txt requirements-test.txt requirements-peer.txt pyproject
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-test: setup
-	$(BIN)/ruff check advlib tests
-	$(BIN)/python -m pytest
+# Lint, library tests, then every chapter re-executed by nbval and compared with its
+# committed result cells (tagged nbval-check-output).
+test: setup vendor
+	$(BIN)/ruff check advlib tests book/_ext
+	$(BIN)/python -m pytest tests chapters --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lint: setup
-	$(BIN)/ruff check advlib tests
+	$(BIN)/ruff check advlib tests book/_ext
 
 bench: setup
 	$(BIN)/advlib bench
 
+# Re-execute the chapters in place at class scale, so the committed outputs are the
+# outputs of the committed code (no parameters: papermill injects no extra cell).
+notebooks: setup
+	for notebook in $(CHAPTERS); do \
+		$(BIN)/papermill --cwd chapters --progress-bar $$notebook $$notebook || exit 1; \
+	done
+
+# Run every chapter at class scale, compare with the targets, publish the report page.
+reproduce: setup
+	$(BIN)/advlib reproduce --scale class --publish book/generated/report_class.md
+
+# MathJax, require.js and the widget manager from npm, served by the book itself.
+vendor: _vendor/.stamp
+
+_vendor/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf _vendor && mkdir -p _vendor/mathjax _vendor/widgets
+	cp -r node_modules/mathjax/es5 _vendor/mathjax/
+	cp node_modules/requirejs/require.js _vendor/require.js
+	cp node_modules/@jupyter-widgets/html-manager/dist/*.js node_modules/@jupyter-widgets/html-manager/dist/*.woff* \
+		node_modules/@jupyter-widgets/html-manager/dist/*.ttf node_modules/@jupyter-widgets/html-manager/dist/*.eot \
+		node_modules/@jupyter-widgets/html-manager/dist/*.svg _vendor/widgets/
+	touch _vendor/.stamp
+
+# Strict build: a warning (a broken reference, a missing file) fails it.
+book: setup vendor
+	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python -m advlib.book_check _build/html
+
 clean:
-	rm -rf $(VENV) _build runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) _build runs _vendor node_modules .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The ``advlib`` command: ``advlib bench`` and ``advlib doctor``."""
+"""The ``advlib`` command: ``run``, ``reproduce``, ``bench`` and ``doctor``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,47 @@ def _doctor(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _run(arguments: argparse.Namespace) -> int:
+    """Run one chapter with papermill; parameters are validated before anything executes."""
+    from pathlib import Path
+
+    from advlib.repro.runner import execute, parse_overrides, prepare
+    from advlib.repro.spec import get_chapter
+
+    try:
+        chapter = get_chapter(arguments.chapter)
+        chapter, parameters = prepare(chapter.slug, parse_overrides(chapter, arguments.parameter),
+                                      Path(arguments.runs_dir))
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"advlib run: {error}", file=sys.stderr)
+        return 2
+    record = execute(chapter, parameters, progress=not arguments.quiet)
+    print(f"{chapter.slug}: {record['wall_seconds']} s; results in {parameters['results_dir']}/{parameters['scale']}/")
+    for key, value in record["results"].items():
+        print(f"  {key}: {value:.4g}")
+    return 0
+
+
+def _reproduce(arguments: argparse.Namespace) -> int:
+    """Run every chapter at one scale and write the reproduction report."""
+    from pathlib import Path
+
+    from advlib.repro.runner import reproduce
+
+    only = [name.strip() for name in arguments.chapters.split(",")] if arguments.chapters else None
+    try:
+        report = reproduce(arguments.scale, runs_dir=Path(arguments.runs_dir), only=only,
+                           overrides=arguments.parameter, progress=not arguments.quiet,
+                           publish=Path(arguments.publish) if arguments.publish else None)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"advlib reproduce: {error}", file=sys.stderr)
+        return 2
+    summary = report["summary"]
+    print(f"{summary['reproduced']} of {summary['total']} results reproduced; "
+          f"report: {Path(arguments.runs_dir) / arguments.scale / 'report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from advlib import bench
 
@@ -37,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser = commands.add_parser("bench", help="PGD-10 benchmark: ours vs torchattacks vs the floor")
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(handler=bench.main)
+    run = commands.add_parser("run", help="run one chapter notebook with papermill")
+    run.add_argument("chapter", help="chapter number or name, e.g. 01 or 01_adversarial_examples")
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                     help="a chapter parameter (repeatable), e.g. -p seed=1 -p scale=full")
+    run.add_argument("--runs-dir", default="runs", help="where executed notebooks and records go (default: runs)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+    repro = commands.add_parser("reproduce", help="run all chapters at a scale and write the report")
+    repro.add_argument("--scale", choices=("smoke", "class", "full"), default="class")
+    repro.add_argument("--chapters", default=None, help="comma-separated subset, e.g. 01,02")
+    repro.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                       help="a parameter for every chapter (repeatable), e.g. -p device=cuda")
+    repro.add_argument("--runs-dir", default="runs")
+    repro.add_argument("--publish", default=None, help="also copy the markdown report to this path")
+    repro.add_argument("--quiet", action="store_true")
+    repro.set_defaults(handler=_reproduce)
     doctor = commands.add_parser("doctor", help="check the environment and the data root")
     doctor.set_defaults(handler=_doctor)
     return parser

@@ -1,0 +1,69 @@
+"""Results records: what a chapter measured, written atomically as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> Path:
+    """Write JSON through a temporary file and a rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def record_path(results_dir: str | Path, scale: str, slug: str) -> Path:
+    return Path(results_dir) / scale / f"{slug}.json"
+
+
+def save_record(
+    slug: str,
+    parameters: Mapping[str, Any],
+    results: Mapping[str, float],
+    *,
+    seconds: float,
+) -> Path:
+    """Write a chapter's record to ``<results_dir>/<scale>/<slug>.json``.
+
+    Besides the results it stores what makes them reproducible: the parameters, the
+    hardware, the library versions and the run time.
+    """
+    device = parameters.get("device", "cpu")
+    payload = {
+        "chapter": slug,
+        "parameters": dict(parameters),
+        "results": {key: float(value) for key, value in results.items()},
+        "environment": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpu_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "device": str(device),
+        },
+        "seconds": round(seconds, 1),
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return write_json_atomic(record_path(parameters["results_dir"], parameters["scale"], slug), payload)
+
+
+def load_record(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())

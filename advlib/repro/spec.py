@@ -1,0 +1,178 @@
+"""What each chapter accepts (typed parameters with their allowed values) and what it must
+reproduce (targets with provenance).
+
+This module is the single source of truth for parameter validation: the chapter's own
+validation cell calls :func:`check_parameters`, and ``advlib run``/``advlib reproduce`` call
+it before any work starts. A test checks that every notebook's ``parameters`` cell declares
+exactly these names with these defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCALES = ("smoke", "class", "full")
+CHAPTERS_DIR = Path(__file__).resolve().parents[2] / "chapters"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A papermill parameter: name, type, default and what values are allowed."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+
+    def allowed(self) -> str:
+        if self.choices is not None:
+            return f"one of {list(self.choices)}"
+        if self.pattern is not None:
+            return f"a {self.kind.__name__} matching {self.pattern!r}"
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum}")
+        return f"a {self.kind.__name__}" + (f" {' and '.join(bounds)}" if bounds else "")
+
+    def check(self, value: Any) -> Any:
+        """Return the value (ints accepted for floats) or raise a ValueError that names the
+        parameter, the bad value and what is allowed."""
+        ok = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if ok and self.kind is float and not math.isfinite(value):
+            ok = False
+        if ok and self.choices is not None:
+            ok = value in self.choices
+        if ok and self.minimum is not None:
+            ok = value >= self.minimum
+        if ok and self.maximum is not None:
+            ok = value <= self.maximum
+        if ok and self.pattern is not None:
+            ok = re.fullmatch(self.pattern, value) is not None
+        if not ok:
+            raise ValueError(f"parameter {self.name!r} got {value!r}; allowed: {self.allowed()}")
+        return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """A result a chapter must reproduce.
+
+    ``relation`` is "<", ">" (a qualitative claim, e.g. accuracy under PGD < 0.05) or "~="
+    (a number within ``tolerance``). ``provenance`` says where the expected value comes
+    from: "seed", "paper" or "claim" (a qualitative claim of the book, argued in the text).
+    """
+
+    key: str
+    relation: str
+    value: float
+    provenance: str
+    source: str
+    tolerance: float = 0.0
+
+    def holds(self, measured: float) -> bool:
+        if self.relation == "<":
+            return measured < self.value
+        if self.relation == ">":
+            return measured > self.value
+        return abs(measured - self.value) <= self.tolerance
+
+    def describe(self) -> str:
+        if self.relation == "~=":
+            return f"{self.value:g} ± {self.tolerance:g}"
+        return f"{self.relation} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    slug: str
+    title: str
+    parameters: tuple[Parameter, ...]
+    targets: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)  # by scale
+
+    @property
+    def notebook(self) -> Path:
+        return CHAPTERS_DIR / f"{self.slug}.ipynb"
+
+    def parameter(self, name: str) -> Parameter:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        raise KeyError(name)
+
+
+COMMON = (
+    Parameter("scale", str, "class", "how big a run: smoke (seconds), class (minutes on a CPU), full (a GPU)",
+              choices=SCALES),
+    Parameter("device", str, "auto", "auto, cpu, cuda, cuda:N or mps", pattern=r"auto|cpu|mps|cuda(:\d+)?"),
+    Parameter("seed", int, 0, "seed for data order, initial weights and random starts", minimum=0),
+    Parameter("results_dir", str, "../runs", "where the results record (JSON) is written, per scale"),
+)
+
+_CHAPTERS: dict[str, Chapter] = {}
+
+
+def register(chapter: Chapter) -> Chapter:
+    _CHAPTERS[chapter.slug] = chapter
+    return chapter
+
+
+def chapters() -> tuple[Chapter, ...]:
+    return tuple(_CHAPTERS[slug] for slug in sorted(_CHAPTERS))
+
+
+def get_chapter(name: str) -> Chapter:
+    """Find a chapter by slug ("01_adversarial_examples") or number ("01", "1")."""
+    if name in _CHAPTERS:
+        return _CHAPTERS[name]
+    if name.isdigit():
+        for slug, chapter in _CHAPTERS.items():
+            if slug.split("_", 1)[0] == f"{int(name):02d}":
+                return chapter
+    raise ValueError(f"unknown chapter {name!r}; available: {sorted(_CHAPTERS)}")
+
+
+def check_parameters(chapter: str | Chapter, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a full or partial set of parameter values for ``chapter``.
+
+    Unknown names and bad values raise ``ValueError`` naming the parameter, the value and
+    what is allowed. Returns the complete set, defaults filled in.
+    """
+    spec = get_chapter(chapter) if isinstance(chapter, str) else chapter
+    known = {parameter.name for parameter in spec.parameters}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for chapter {spec.slug}; known: {sorted(known)}")
+    checked = {}
+    for parameter in spec.parameters:
+        checked[parameter.name] = parameter.check(values.get(parameter.name, parameter.default))
+    return checked
+
+
+def parse_value(parameter: Parameter, text: str) -> Any:
+    """Turn a command-line string into the parameter's type (``-p eps=0.3``)."""
+    if parameter.kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValueError(f"parameter {parameter.name!r} got {text!r}; allowed: true or false")
+    if parameter.kind in (int, float):
+        try:
+            return parameter.kind(text)
+        except ValueError:
+            raise ValueError(f"parameter {parameter.name!r} got {text!r}; allowed: {parameter.allowed()}") from None
+    return text

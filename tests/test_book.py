@@ -1,0 +1,54 @@
+"""The book builds strictly, offline, and loads nothing from another host."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from advlib.book_check import check_site, outside_loads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_outside_loads_are_detected():
+    page = """
+    <script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>
+    <script src="_static/require.js"></script>
+    <link rel="stylesheet" href="//fonts.googleapis.com/css?family=Lato">
+    <link rel="stylesheet" href="_static/styles/theme.css">
+    <a href="https://colab.research.google.com/x">Colab</a>
+    <style>@import url("https://example.org/x.css");</style>
+    <script>const THEBE_JS_URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"</script>
+    <script>const page = "https://example.org/not-a-script"</script>
+    """
+    assert sorted(outside_loads(page)) == sorted([
+        "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js",
+        "//fonts.googleapis.com/css?family=Lato",
+        "https://example.org/x.css",
+        "https://unpkg.com/thebe@0.8.2/lib/index.js",
+    ])
+
+
+@pytest.mark.slow
+def test_book_builds_strictly_and_is_self_contained(tmp_path):
+    if not (ROOT / "_vendor" / ".stamp").exists():
+        pytest.skip("run `make vendor` first (make test does)")
+    if shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("jupyter-book is not installed in this environment")
+    build = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going",
+         "--path-output", str(tmp_path)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    html = tmp_path / "_build" / "html"
+    assert check_site(html) == {}
+    chapter = (html / "chapters" / "01_adversarial_examples.html").read_text()
+    assert "_static/mathjax/es5/tex-mml-chtml.js" in chapter
+    assert "_static/widgets/embed-amd.js" in chapter and "application/vnd.jupyter.widget-state+json" in chapter
+    assert (html / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
+    assert "<img" in chapter, "figures are in the page"
