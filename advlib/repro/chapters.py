@@ -45,3 +45,44 @@ ADVERSARIAL_EXAMPLES = register(
         },
     )
 )
+
+ROBUSTNESS = register(
+    Chapter(
+        slug="02_robustness_and_adversarial_training",
+        title="Evaluating robustness and adversarial training",
+        parameters=(
+            *COMMON,
+            Parameter("n_eval", int, 300, "test images for the robustness tables", minimum=10, maximum=10000),
+            Parameter("epochs", int, 0, "training epochs of each model (0: the recipe default)",
+                      minimum=0, maximum=300),
+        ),
+        targets={
+            "class": (
+                Target("pgd_at_error_reduction", ">", 3.0, "paper",
+                       "Madry et al. 2018: PGD-AT makes the model robust to PGD (error under PGD cut > 3x)"),
+                Target("fgsm_rs_minus_pgd_at_robust", ">", -0.05, "paper",
+                       "Wong et al. 2020: FGSM with random start matches PGD-AT robustness"),
+                Target("fgsm_rs_cost_over_pgd_at_cost", "<", 0.5, "paper",
+                       "Wong et al. 2020: fast AT costs a fraction of PGD-AT"),
+                Target("pgd_at_cost_ratio", ">", 6.0, "seed",
+                       "S2 survey C6: PGD-k AT costs >= k+1 times standard training (k = 5 here)"),
+                Target("fgsm_at_large_fgsm_minus_pgd", ">", 0.5, "seed",
+                       "S2 survey C4: FGSM-AT is robust to FGSM only, not to iterative attacks"),
+                Target("masked_pgd_accuracy", ">", 0.8, "paper",
+                       "Athalye et al. 2018: a non-differentiable defence looks robust to PGD"),
+                Target("masked_bpda_accuracy", "<", 0.1, "paper", "Athalye et al. 2018: ... and falls to BPDA"),
+                Target("budget_curve_area_gain", ">", 0.0, "paper",
+                       "Dong et al. 2020 (ARES): the AT model's accuracy-vs-budget curve lies above"),
+            ),
+            "full": (
+                Target("pgd_at_robust_accuracy", "~=", 0.4704, "paper",
+                       "Madry CIFAR-10 leaderboard, PGD-20 at 8/255 (a WRN; ours is ResNet-18)", tolerance=0.05),
+                Target("pgd_at_clean_accuracy", "~=", 0.873, "paper", "Madry et al. 2018, CIFAR-10 (WRN)",
+                       tolerance=0.05),
+                Target("fgsm_rs_robust_accuracy", "~=", 0.4606, "paper",
+                       "Wong et al. 2020, PreActResNet-18, PGD at 8/255", tolerance=0.05),
+                Target("fgsm_at_large_fgsm_minus_pgd", ">", 0.3, "seed", "S2 survey C4"),
+            ),
+        },
+    )
+)
