@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,31 @@ def test_book_builds_strictly_and_is_self_contained(tmp_path):
     assert "_static/widgets/embed-amd.js" in chapter and "application/vnd.jupyter.widget-state+json" in chapter
     assert (html / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
     assert "<img" in chapter, "figures are in the page"
+
+    _check_in_chromium(html)
+
+
+def _check_in_chromium(html: Path) -> None:
+    """Where Debian's Chromium is installed: load the chapter over loopback with every
+    other host unresolvable, and check that MathJax typeset the math and the widget manager
+    rendered the slider (so both really came from the book, not from a CDN)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/chapters/01_adversarial_examples.html"
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={html.parent / 'chromium-profile'}", "--virtual-time-budget=10000",
+             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--dump-dom", url],
+            capture_output=True, text=True, timeout=120,
+        ).stdout
+    finally:
+        server.shutdown()
+    assert "mjx-container" in dom, "MathJax did not typeset the page"
+    assert "widget-hslider" in dom, "the widget manager did not render the epsilon slider"
