@@ -8,6 +8,7 @@ import json
 
 import nbformat
 import pytest
+import torch
 
 from advlib import cli
 from advlib.repro import chapters, check_parameters, get_chapter
@@ -85,6 +86,9 @@ def test_run_rejects_bad_input_before_any_work(tmp_path, capsys):
     assert cli.main(["run", "01", "-p", "results_dir=/tmp", "--runs-dir", str(runs)]) == 2
     assert cli.main(["run", "42", "--runs-dir", str(runs)]) == 2
     assert cli.main(["reproduce", "-p", "seed=x", "--runs-dir", str(runs)]) == 2
+    if not torch.cuda.is_available():
+        assert cli.main(["run", "02", "-p", "device=cuda", "--runs-dir", str(runs)]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err
     assert not runs.exists(), "nothing may be written when the input is rejected"
 
 

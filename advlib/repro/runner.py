@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from advlib.repro import chapters as _chapters  # noqa: F401  (registers the chapters)
 from advlib.repro.record import load_record, record_path, write_json_atomic
 from advlib.repro.spec import Chapter, chapters, check_parameters, get_chapter, parse_value
+from advlib.utils import resolve_device
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -59,7 +59,9 @@ def prepare(chapter_name: str, overrides: Mapping[str, Any], runs_dir: Path) -> 
     if "results_dir" in overrides:
         raise ValueError("results_dir is set by the runner; choose the folder with --runs-dir")
     values = {**overrides, "results_dir": str(runs_dir.resolve())}
-    return chapter, check_parameters(chapter, values)
+    checked = check_parameters(chapter, values)
+    resolve_device(checked["device"])  # e.g. device=cuda on a machine without a GPU: fail now, not mid-run
+    return chapter, checked
 
 
 def execute(chapter: Chapter, parameters: Mapping[str, Any], *, progress: bool = True) -> dict:
