@@ -106,7 +106,10 @@ def test_compare_and_report_on_a_record():
                                                                            "torch": "x"}, "parameters": {"seed": 0}}},
     }
     markdown = render_markdown(report)
-    assert "| 01_adversarial_examples | `pgd_accuracy_max_eps` | < 0.05 | 0.010 | seed:" in markdown
+    assert "## 01_adversarial_examples" in markdown
+    assert "- `pgd_accuracy_max_eps`: expected < 0.05, measured 0.010: reproduced. *Seed: S2" in markdown
+    assert "- `clean_accuracy`: expected > 0.97, measured 0.500: **not reproduced**." in markdown
+    assert "- `cw_success`: expected > 0.95, measured missing: **missing**." in markdown
     assert "1 of" in markdown
 
 
