@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from tqdm.auto import tqdm
 
 from advlib.attacks import iterative_attack
 from advlib.data.dataset import ImageDataset
+from advlib.utils import atomic_path
 
 METHODS = ("natural", "fgsm", "fgsm_rs", "pgd")
 OPTIMIZERS = ("adam", "sgd")
@@ -149,8 +148,6 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     A run killed mid-save leaves the previous checkpoint intact, never a truncated file.
     Only tensors and plain containers are stored, so it loads with ``weights_only=True``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -159,14 +156,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         "history": [dataclasses.asdict(record) for record in history],
         "generator": generator.get_state() if generator is not None else None,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,

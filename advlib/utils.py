@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -88,3 +90,23 @@ def model_device(model: nn.Module | object, default: torch.device | None = None)
         for param in model.parameters():
             return param.device
     return default or torch.device("cpu")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    Every file the library writes (checkpoints, records, reports, provisioned datasets)
+    goes through here, so a run killed mid-write leaves the previous file intact, never a
+    truncated one, and a failed write leaves no temporary file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import torch
 from advlib.data.dataset import ImageDataset
 from advlib.data.root import data_root, downloads_allowed
 from advlib.errors import DataUnavailableError
+from advlib.utils import atomic_path
 
 # Debian's `dataset-fashion-mnist` package ships the official gzip files here.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -73,11 +72,10 @@ def _provision_fashion_mnist_from_debian(root: Path) -> bool:
         target = raw / filename.removesuffix(".gz")
         if target.exists():
             continue
-        with gzip.open(DEBIAN_FASHION_MNIST / filename) as src, tempfile.NamedTemporaryFile(
-            dir=raw, delete=False
-        ) as tmp:
-            shutil.copyfileobj(src, tmp)
-        os.replace(tmp.name, target)  # atomic: never a half-written IDX file
+        with atomic_path(target) as temporary, gzip.open(DEBIAN_FASHION_MNIST / filename) as src, open(
+            temporary, "wb"
+        ) as dst:
+            shutil.copyfileobj(src, dst)  # atomic: never a half-written IDX file
     return True
 
 

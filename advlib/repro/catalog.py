@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from advlib.repro.spec import COMMON, Chapter, Parameter, Target, register
 
+N_EVAL = Parameter("n_eval", int, 300, "test images attacked for the tables", minimum=10, maximum=10000)
+EPOCHS = Parameter("epochs", int, 0, "training epochs of each model (0: the recipe default)", minimum=0, maximum=300)
+
 ADVERSARIAL_EXAMPLES = register(
     Chapter(
         slug="01_adversarial_examples",
         title="Adversarial examples",
         parameters=(
             *COMMON,
-            Parameter("n_eval", int, 300, "test images attacked for the tables", minimum=10, maximum=10000),
+            N_EVAL,
             Parameter("attack_steps", int, 10, "iterations of the iterative attacks", minimum=1, maximum=1000),
-            Parameter("epochs", int, 0, "training epochs of each classifier (0: the recipe default)",
-                      minimum=0, maximum=300),
+            EPOCHS,
         ),
         targets={
             "class": (
@@ -52,9 +54,8 @@ ROBUSTNESS = register(
         title="Evaluating robustness and adversarial training",
         parameters=(
             *COMMON,
-            Parameter("n_eval", int, 300, "test images for the robustness tables", minimum=10, maximum=10000),
-            Parameter("epochs", int, 0, "training epochs of each model (0: the recipe default)",
-                      minimum=0, maximum=300),
+            N_EVAL,
+            EPOCHS,
         ),
         targets={
             "class": (

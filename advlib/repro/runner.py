@@ -15,7 +15,7 @@ from typing import Any
 
 from advlib.repro.record import load_record, record_path, write_json_atomic
 from advlib.repro.spec import Chapter, chapters, check_parameters, get_chapter, parse_value
-from advlib.utils import resolve_device
+from advlib.utils import atomic_path, resolve_device
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -158,10 +158,8 @@ def reproduce(
     }
     folder = runs_dir / scale
     write_json_atomic(folder / "report.json", report)
-    markdown = render_markdown(report)
-    temporary = folder / "report.md.tmp"
-    temporary.write_text(markdown)
-    temporary.replace(folder / "report.md")
+    with atomic_path(folder / "report.md") as temporary:
+        temporary.write_text(render_markdown(report))
     if publish is not None:
         publish.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / "report.md", publish)

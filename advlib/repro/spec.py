@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCALES = ("smoke", "class", "full")
+from advlib.data.registry import SCALES
+
 CHAPTERS_DIR = Path(__file__).resolve().parents[2] / "chapters"
 
 
