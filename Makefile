@@ -5,6 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.ipynb))
 
+# This project's CI keeps a copy of the texture-vs-shape repository beside the checkout; the
+# stimuli loader then "downloads" from it (same checksums) instead of GitHub. Elsewhere the
+# variable stays unset and the loader fetches from GitHub at the pinned commit.
+SHARED_TEXTURE_VS_SHAPE := $(abspath ../shared/data/texture-vs-shape)
+ifneq ($(wildcard $(SHARED_TEXTURE_VS_SHAPE)/stimuli),)
+export ADVLIB_TEXTURE_VS_SHAPE_URL ?= file://$(SHARED_TEXTURE_VS_SHAPE)
+endif
+
 .PHONY: all setup test lint bench notebooks reproduce vendor book clean
 
 # The main job: class-scale reproduction on the embedded data, then the offline book.

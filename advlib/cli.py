@@ -26,6 +26,15 @@ def _doctor(arguments: argparse.Namespace) -> int:
             except DataUnavailableError as error:
                 status = f"missing: {error}"
             print(f"  {name:>14} [{scale}]: {status}")
+    from advlib.data import texture_vs_shape
+
+    for kind, folder in texture_vs_shape.STIMULUS_FOLDERS.items():
+        try:
+            texture_vs_shape.ensure_files(folder, download=False)
+            status = "ok"
+        except DataUnavailableError as error:
+            status = f"missing: {error}"
+        print(f"  {'texture-vs-shape':>14} [{kind}]: {status}")
     return 0
 
 

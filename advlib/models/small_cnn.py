@@ -1,4 +1,5 @@
-"""A small CNN for 28x28 grey images (MNIST, Fashion-MNIST): the book's workhorse.
+"""A small CNN for 28x28 grey images (MNIST, Fashion-MNIST; other sizes divisible by 4 too): the
+book's workhorse.
 
 Sized to train to >= 97 % on the 4,000-image class-scale MNIST split in well under a
 minute on two CPU cores, yet deep enough that adversarial training changes it visibly.
@@ -16,8 +17,10 @@ class SmallCNN(nn.Module):
     attacks and adversarial training on it are free of batch-statistics effects.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32) -> None:
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, image_size: int = 28) -> None:
         super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}")
         self.in_channels, self.num_classes = in_channels, num_classes
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1),
@@ -33,7 +36,7 @@ class SmallCNN(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(2 * width * 7 * 7, 128),
+            nn.Linear(2 * width * (image_size // 4) ** 2, 128),
             nn.ReLU(),
             nn.Linear(128, num_classes),
         )

@@ -87,3 +87,54 @@ ROBUSTNESS = register(
         },
     )
 )
+
+HUMAN_VS_MACHINE = register(
+    Chapter(
+        slug="03_human_vs_machine",
+        title="Human vs. machine: texture, shape and frequency",
+        parameters=(
+            *COMMON,
+            Parameter("imagenet_model", str, "auto",
+                      "ImageNet classifier for the cue-conflict test (auto: EfficientNet-Lite0 below full scale, "
+                      "else ResNet-50)",
+                      choices=("auto", "efficientnet_lite0", "resnet50", "resnet101", "vgg16", "alexnet",
+                               "densenet121")),
+            Parameter("n_eval", int, 1000, "generated (or CIFAR-10) test images for the transform and noise tables",
+                      minimum=10, maximum=100_000),
+            Parameter("n_train", int, 0, "generated shape x texture training images (0: the scale default)",
+                      minimum=0, maximum=1_000_000),
+            EPOCHS,
+        ),
+        targets={
+            "class": (
+                Target("human_shape_bias", "~=", 0.959, "paper",
+                       "Geirhos et al. 2019: humans decide by shape (pooled raw trials, 10 subjects)", tolerance=0.005),
+                Target("imagenet_shape_bias", "<", 0.5, "paper",
+                       "Geirhos et al. 2019: ImageNet CNNs are texture-biased (ResNet-50: 21.4 %)"),
+                Target("texture_randomisation_shape_bias_gain", ">", 0.2, "paper",
+                       "Geirhos et al. 2019: training with randomised texture (Stylized-ImageNet) raises shape bias"),
+                Target("adversarial_training_shape_bias_gain", ">", 0.1, "paper",
+                       "Zhang & Zhu 2019: adversarially trained CNNs are more shape-biased"),
+                Target("patch_shuffle_extra_drop_at", ">", 0.0, "paper",
+                       "Zhang & Zhu 2019: patch-shuffling hurts the AT model more (share of above-chance accuracy)"),
+                Target("saturation_extra_drop_natural", ">", 0.0, "paper",
+                       "Zhang & Zhu 2019: saturation hurts the AT model less (share of above-chance accuracy)"),
+                Target("high_pass_accuracy_natural_minus_at", ">", 0.02, "paper",
+                       "Wang et al. 2020: robust models rely less on high frequencies (mean over r = 4..16; "
+                       "a margin beyond sampling noise)"),
+            ),
+            "full": (
+                Target("human_shape_bias", "~=", 0.959, "paper", "Geirhos et al. 2019 (raw trials)", tolerance=0.005),
+                Target("imagenet_shape_bias", "~=", 0.214, "paper",
+                       "Geirhos et al. 2019 README: torchvision ResNet-50, average aggregation, 21.39 %",
+                       tolerance=0.03),
+                Target("texture_randomisation_shape_bias_gain", ">", 0.2, "paper", "Geirhos et al. 2019"),
+                Target("adversarial_training_shape_bias_gain", ">", 0.1, "paper", "Zhang & Zhu 2019"),
+                Target("patch_shuffle_extra_drop_at", ">", 0.0, "paper", "Zhang & Zhu 2019 (CIFAR-10 ResNet-18)"),
+                Target("saturation_extra_drop_natural", ">", 0.0, "paper", "Zhang & Zhu 2019 (CIFAR-10 ResNet-18)"),
+                Target("high_pass_accuracy_natural_minus_at", ">", 0.02, "paper",
+                       "Wang et al. 2020 (CIFAR-10 ResNet-18)"),
+            ),
+        },
+    )
+)
