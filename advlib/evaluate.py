@@ -69,6 +69,42 @@ def perturbation_norms(adversarial: torch.Tensor, images: torch.Tensor, norm: st
     return delta.abs().amax(dim=1) if norm == "linf" else delta.norm(dim=1)
 
 
+def input_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Where the model looks: ``|d log p(y | x) / dx|``, summed over colour channels, (N, H, W).
+
+    The simplest attention map (Simonyan et al., 2014): the pixels whose change would most
+    change the model's belief in the true label. Each map is scaled to a maximum of 1.
+    Works for sequence outputs (N, C, L) with labels (N, L), the log-probabilities of all
+    positions then being summed.
+    """
+    from advlib.attacks import cross_entropy_objective
+
+    images = _checks.check_images(images).detach().clone().requires_grad_(True)
+    labels = _checks.check_labels(labels, images, sequences=True)
+    with frozen_eval(model):
+        log_likelihood = -cross_entropy_objective(model(images), labels, targeted=False)
+        (grad,) = torch.autograd.grad(log_likelihood.sum(), images)
+    maps = grad.abs().sum(dim=1)
+    return maps / maps.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
+
+
+def ssim(adversarial: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Per-sample structural similarity (Wang et al., 2004) of ``adversarial`` to ``images``.
+
+    An L-inf budget says how large each pixel change may be, not whether a person notices
+    it; SSIM compares local luminance, contrast and structure (1 = identical). Computed
+    with torchmetrics (Gaussian window 11, sigma 1.5, data range 1).
+    """
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    if adversarial.shape != images.shape or images.dim() != 4:
+        raise ValueError(f"need two image batches of the same shape (N, C, H, W), got "
+                         f"{tuple(adversarial.shape)} and {tuple(images.shape)}")
+    return structural_similarity_index_measure(
+        adversarial.float(), images.float(), data_range=1.0, reduction="none"
+    )
+
+
 def minimal_perturbation_search(
     model: nn.Module,
     images: torch.Tensor,

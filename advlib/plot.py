@@ -33,8 +33,12 @@ def show_images(
         raise ValueError(f"{count} images but {len(titles)} titles")
     ncols = max(1, min(ncols, count))
     nrows = -(-count // ncols)
-    figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
-                                squeeze=False)
+    aspect = images.shape[-2] / images.shape[-1]  # wide images (CAPTCHAs) get short rows
+    figure, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * aspect * nrows + (0.3 * nrows if titles and aspect < 1 else 0)
+                               + (0.4 if suptitle else 0)),
+        squeeze=False,
+    )
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:

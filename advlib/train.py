@@ -35,7 +35,7 @@ from advlib.utils import atomic_path
 
 METHODS = ("natural", "fgsm", "fgsm_rs", "pgd")
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cyclic")
+SCHEDULES = ("constant", "cyclic", "warmup")
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,14 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 
 
 def _learning_rate(config: TrainConfig, iteration: int, total: int) -> float:
-    """Constant, or the triangular cyclic schedule of fast AT (0 -> lr at mid-run -> 0)."""
+    """Constant; the triangular cyclic schedule of fast AT (0 -> lr at mid-run -> 0); or
+    ``warmup``: a short linear warm-up (the first 10 % of steps) then a linear decay to 0,
+    which spends most of a short run at a high rate and ends it annealed."""
     if config.schedule == "constant":
         return config.lr
+    if config.schedule == "warmup":
+        peak = max(1.0, 0.1 * total)
+        return config.lr * (iteration / peak if iteration < peak else max(0.0, (total - iteration) / (total - peak)))
     half = total / 2
     return config.lr * (iteration / half if iteration <= half else max(0.0, (total - iteration) / half))
 
@@ -183,6 +188,7 @@ def train(
     checkpoint: str | Path | None = None,
     resume: bool = True,
     epoch_callback: EpochCallback | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True,
 ) -> list[EpochRecord]:
     """Train ``model`` in place on ``dataset`` with ``config``; return one record per epoch.
@@ -193,6 +199,9 @@ def train(
         epoch_callback: called as ``epoch_callback(epoch, model)`` after each epoch. It may
             return a dict of extra metrics (stored in the record), or ``True`` to stop early
             (e.g. when PGD accuracy collapses: catastrophic overfitting).
+        augment: applied to every training batch before the (adversarial) inputs are made,
+            e.g. random rotations, so the model learns the transforms it will meet.
+            It brings its own random generator; it is not part of a resumable checkpoint.
 
     Shuffling and random starts draw from a generator seeded with ``config.seed``; the
     initial weights are the caller's (call :func:`advlib.seed_everything` before building
@@ -223,15 +232,17 @@ def train(
         for index, (images, labels) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = _learning_rate(config, epoch * batches_per_epoch + index, total)
+            if augment is not None:
+                images = augment(images)
             inputs = adversarial_batch(model, images, labels, config, generator)
             logits = model(inputs)
             loss = F.cross_entropy(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * labels.shape[0]
+            loss_sum += loss.item() * labels.numel()
             correct += (logits.argmax(1) == labels).sum().item()
-            seen += labels.shape[0]
+            seen += labels.numel()  # per symbol when each image holds several (N, L)
         record = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, time.perf_counter() - began)
         history.append(record)
         stop = False

@@ -18,11 +18,13 @@ from advlib.attacks.iterative import (
     project,
 )
 from advlib.attacks.losses import cross_entropy_objective, is_adversarial, margin_objective
-from advlib.attacks.wrappers import BPDA, EOT
+from advlib.attacks.wrappers import BPDA, EOT, Ensemble, Preprocessed
 
 __all__ = [
     "BPDA",
     "EOT",
+    "Ensemble",
+    "Preprocessed",
     "bim",
     "cross_entropy_objective",
     "cw_l2",

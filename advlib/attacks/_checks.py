@@ -8,6 +8,7 @@ the value and what is allowed, rather than a shape error deep inside autograd.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -33,16 +34,25 @@ def check_images(images: object) -> torch.Tensor:
     return images
 
 
-def check_labels(labels: object, images: torch.Tensor, name: str = "labels") -> torch.Tensor:
-    """Labels must be an integer tensor of shape (N,), on the same device as the images."""
+def check_labels(
+    labels: object, images: torch.Tensor, name: str = "labels", sequences: bool = False
+) -> torch.Tensor:
+    """Labels must be an integer tensor of shape (N,), on the same device as the images.
+
+    With ``sequences=True`` a label may also be a row of class indices, shape (N, L): one
+    class per position (the characters of a CAPTCHA), to be matched against logits of
+    shape (N, C, L), the layout ``torch.nn.functional.cross_entropy`` takes.
+    """
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of class indices, got {type(labels).__name__}")
     if labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise TypeError(f"{name} must hold integer class indices, got dtype {labels.dtype}")
-    if labels.shape != (images.shape[0],):
+    count = images.shape[0]
+    shape_ok = labels.shape == (count,) or (sequences and labels.dim() == 2 and labels.shape[0] == count)
+    if not shape_ok:
+        wanted = f"({count},) or ({count}, L)" if sequences else f"({count},)"
         raise ValueError(
-            f"{name} must have shape ({images.shape[0]},) to match images {tuple(images.shape)}, "
-            f"got {tuple(labels.shape)}"
+            f"{name} must have shape {wanted} to match images {tuple(images.shape)}, got {tuple(labels.shape)}"
         )
     if labels.device != images.device:
         raise ValueError(f"{name} are on {labels.device} but images are on {images.device}")
@@ -96,7 +106,15 @@ def check_norm(norm: object) -> str:
     return _NORM_ALIASES[key]
 
 
-def check_loss(loss: object) -> str:
+def check_loss(loss: object) -> str | Callable:
+    """'ce', 'margin', or a callable ``loss(output, labels, targeted) -> (N,)`` objective.
+
+    A callable is the hook for models whose output is not one logit vector per position,
+    e.g. a CTC loss for a sequence recogniser; like the built-in objectives it must
+    return one value per sample, larger being better for the attacker.
+    """
+    if callable(loss):
+        return loss
     if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
     return str(loss)

@@ -24,6 +24,7 @@ from advlib.utils import frozen_eval
 
 Model = nn.Module | Callable[[torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, torch.Tensor], None]
+Objective = Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor]
 _TINY = 1e-12
 
 
@@ -91,15 +92,19 @@ def iterative_attack(
     diversity_prob: float = 0.0,
     resize_rate: float = 0.9,
     targeted: bool = False,
-    loss: str = "ce",
+    loss: str | Objective = "ce",
     generator: torch.Generator | None = None,
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
     """The shared engine. Returns adversarial images in [0, 1]; never modifies ``images``.
 
     Args:
-        model: maps images in [0, 1] to logits (wrap normalisation with ``Normalized``).
-        labels: true labels, or *target* labels when ``targeted=True``.
+        model: maps images in [0, 1] to logits (wrap normalisation with ``Normalized``):
+            (N, C), or (N, C, L) for a model that reads L symbols (a CAPTCHA solver).
+        labels: true labels, or *target* labels when ``targeted=True``; (N,), or (N, L)
+            with sequence logits (every position is then attacked at once).
+        loss: 'ce', 'margin', or a callable ``loss(output, labels, targeted)`` returning
+            one objective per sample (e.g. CTC for a recogniser without fixed positions).
         eps, alpha: budget and step size; a number or one value per sample, shape (N,).
         decay: momentum factor mu of MI-FGSM (0 disables momentum). The accumulated
             gradient is ``g <- mu * g + grad / ||grad||_1``.
@@ -110,13 +115,15 @@ def iterative_attack(
             e.g. to record accuracy against the number of iterations.
     """
     _checks.check_images(images)
-    labels = _checks.check_labels(labels, images)
+    labels = _checks.check_labels(labels, images, sequences=True)
     eps_t = _checks.check_budget(eps, images, "eps")
     alpha_t = _checks.check_budget(alpha, images, "alpha")
     steps = _checks.check_positive_int(steps, "steps")
     restarts = _checks.check_positive_int(restarts, "restarts")
     norm = _checks.check_norm(norm)
     loss = _checks.check_loss(loss)
+    if callable(loss) and restarts > 1:
+        raise ValueError("restarts > 1 needs a built-in loss ('ce' or 'margin') to tell which restart succeeded")
     _checks.check_fraction(decay, "decay", 0.0, float("inf"))
     _checks.check_fraction(diversity_prob, "diversity_prob", 0.0, 1.0)
     _checks.check_fraction(resize_rate, "resize_rate", 0.0, 1.0, low_open=True)
@@ -155,7 +162,7 @@ def _keep_best(
     adv: torch.Tensor,
     labels: torch.Tensor,
     targeted: bool,
-    loss: str,
+    loss: str | Objective,
     best_adv: torch.Tensor | None,
     best_score: torch.Tensor | None,
     best_success: torch.Tensor | None,
@@ -183,7 +190,7 @@ def fgsm(
     *,
     norm: str = "linf",
     targeted: bool = False,
-    loss: str = "ce",
+    loss: str | Objective = "ce",
 ) -> torch.Tensor:
     """Fast Gradient Sign Method (Goodfellow et al., ICLR 2015): ``x + eps * sign(grad)``.
 
@@ -211,7 +218,7 @@ def bim(
     steps: int = 10,
     norm: str = "linf",
     targeted: bool = False,
-    loss: str = "ce",
+    loss: str | Objective = "ce",
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
     """Basic Iterative Method / I-FGSM (Kurakin et al., 2017): PGD started at the input.
@@ -240,7 +247,7 @@ def pgd(
     random_start: bool = True,
     restarts: int = 1,
     targeted: bool = False,
-    loss: str = "ce",
+    loss: str | Objective = "ce",
     generator: torch.Generator | None = None,
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
@@ -264,7 +271,7 @@ def mifgsm(
     decay: float = 1.0,
     norm: str = "linf",
     targeted: bool = False,
-    loss: str = "ce",
+    loss: str | Objective = "ce",
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
     """Momentum Iterative FGSM (Dong et al., CVPR 2018). Default ``alpha = eps / steps``
@@ -289,7 +296,7 @@ def difgsm(
     decay: float = 0.0,
     norm: str = "linf",
     targeted: bool = False,
-    loss: str = "ce",
+    loss: str | Objective = "ce",
     generator: torch.Generator | None = None,
     callback: StepCallback | None = None,
 ) -> torch.Tensor:

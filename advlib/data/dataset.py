@@ -19,7 +19,7 @@ class ImageDataset(torch.utils.data.Dataset):
 
     Attributes:
         images: uint8 tensor (N, C, H, W).
-        labels: int64 tensor (N,).
+        labels: int64 tensor (N,), or (N, L) when each image holds L symbols (CAPTCHAs).
         classes: class names, indexed by label.
         name, split, scale: where it came from, for records and error messages.
     """
@@ -34,14 +34,18 @@ class ImageDataset(torch.utils.data.Dataset):
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
-        if self.labels.shape != (self.images.shape[0],):
-            raise ValueError(f"labels must have shape ({self.images.shape[0]},), got {tuple(self.labels.shape)}")
+        if self.labels.dim() not in (1, 2) or self.labels.shape[0] != self.images.shape[0]:
+            raise ValueError(
+                f"labels must have shape ({self.images.shape[0]},) or ({self.images.shape[0]}, L), "
+                f"got {tuple(self.labels.shape)}"
+            )
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.images[index].float().div_(255), int(self.labels[index])
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
+        label = self.labels[index]
+        return self.images[index].float().div_(255), int(label) if label.dim() == 0 else label
 
     def tensors(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """The whole set as (float images in [0, 1], labels) on ``device``."""
