@@ -35,6 +35,14 @@ def _doctor(arguments: argparse.Namespace) -> int:
         except DataUnavailableError as error:
             status = f"missing: {error}"
         print(f"  {'texture-vs-shape':>14} [{kind}]: {status}")
+    from advlib.captcha import ddddocr
+
+    for model in ddddocr.MODEL_FILES:
+        try:
+            status = f"ok ({ddddocr.model_path(model).name})"
+        except DataUnavailableError as error:
+            status = f"missing: {error}"
+        print(f"  {'ddddocr':>14} [{model}]: {status}")
     return 0
 
 

@@ -84,3 +84,4 @@ def test_doctor_runs_offline(capsys, monkeypatch, tmp_path):
     assert cli.main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "mnist [class]: ok (1000 test images)" in out and "cifar10 [full]: missing" in out
+    assert "ddddocr [beta]: ok (common.onnx)" in out
