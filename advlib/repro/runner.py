@@ -98,6 +98,11 @@ def compare(chapter: Chapter, record: Mapping[str, Any], scale: str) -> list[dic
     return rows
 
 
+def _format_measured(value: float) -> str:
+    """Three decimals, or three significant digits for small non-zero values (1e-5 is not 0.000)."""
+    return f"{value:.3g}" if value != 0 and abs(value) < 0.001 else f"{value:.3f}"
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as markdown: per chapter, one line per result (a list, not a wide table,
     so the long provenance text reads well on narrow pages); then run times and hardware."""
@@ -105,7 +110,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for slug in report["records"]:
         lines += [f"## {slug}", ""]
         for row in (row for row in report["rows"] if row["chapter"] == slug):
-            measured = "missing" if row["measured"] is None else f"{row['measured']:.3f}"
+            measured = "missing" if row["measured"] is None else _format_measured(row["measured"])
             status = row["status"] if row["status"] == "reproduced" else f"**{row['status']}**"
             lines.append(
                 f"- `{row['key']}`: expected {row['expected']}, measured {measured}: {status}. "
