@@ -11,7 +11,7 @@ from advlib.captcha.attack import (
     to_8bit_within,
 )
 from advlib.captcha.generate import DIGITS, CaptchaSpec, make_captchas, render_captcha
-from advlib.captcha.solver import CaptchaSolver, read_captchas, string_accuracy
+from advlib.captcha.solver import CaptchaSolver, string_accuracy
 from advlib.captcha.transforms import (
     DIFFICULTIES,
     RandomCaptchaTransform,
@@ -42,7 +42,6 @@ __all__ = [
     "make_captchas",
     "median_filter",
     "random_affine",
-    "read_captchas",
     "render_captcha",
     "string_accuracy",
     "to_8bit_within",

@@ -106,9 +106,9 @@ def _image_seed(seed: int, index: int) -> int:
     return (seed * 1_000_003 + index) % 2**63
 
 
-def _render_range(args: tuple[str, int, int, int, CaptchaSpec]) -> tuple[list[str], np.ndarray]:
+def _render_range(args: tuple[int, int, int, CaptchaSpec]) -> tuple[list[str], np.ndarray]:
     """Texts and images for indices [start, stop) of a split (runs in a worker process)."""
-    _, seed, start, stop, spec = args
+    seed, start, stop, spec = args
     texts, arrays = [], []
     for index in range(start, stop):
         rng = random.Random(_image_seed(seed, index) ^ 0x5EED)
@@ -140,7 +140,7 @@ def make_captchas(
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     chunks = min(workers * 4, count) if workers > 1 else 1
     bounds = [round(count * k / chunks) for k in range(chunks + 1)]
-    jobs = [("captcha", seed, bounds[k], bounds[k + 1], spec) for k in range(chunks)]
+    jobs = [(seed, bounds[k], bounds[k + 1], spec) for k in range(chunks)]
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             parts = list(pool.map(_render_range, jobs))

@@ -18,7 +18,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from advlib.evaluate import predict
 from advlib.utils import frozen_eval
 
 
@@ -62,11 +61,6 @@ class CaptchaSolver(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images)).view(-1, self.num_classes, self.length)
-
-
-def read_captchas(model: nn.Module, images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
-    """The character indices (N, L) a solver reads (argmax at every position)."""
-    return predict(model, images, batch_size=batch_size)
 
 
 @torch.no_grad()
