@@ -110,3 +110,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [0, 1] as 8-bit colours (clipped, rounded to nearest), same layout.
+
+    The one conversion every file format, image library and web page needs; detached,
+    because nothing downstream of 8-bit pixels can carry a gradient.
+    """
+    return (images.detach().clamp(0, 1) * 255).round().to(torch.uint8)

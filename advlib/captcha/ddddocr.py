@@ -30,6 +30,7 @@ from PIL import Image
 from torch import nn
 
 from advlib.errors import DataUnavailableError
+from advlib.utils import to_uint8
 
 MODEL_FILES = {"default": "common_old.onnx", "beta": "common.onnx"}
 INPUT_HEIGHT = 64
@@ -67,7 +68,7 @@ def charset(model: str = "beta") -> list[str]:
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
     """Float images (N, 3, H, W) in [0, 1] as 8-bit RGB PIL images (as a web page serves them)."""
-    arrays = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    arrays = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(np.ascontiguousarray(array), mode="RGB") for array in arrays]
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from advlib.utils import to_uint8
+
 
 @dataclass(frozen=True)
 class QuizItem:
@@ -56,7 +58,7 @@ def score_answers(items: list[QuizItem], answers: list[str]) -> dict[str, float]
 
 
 def _png(image: torch.Tensor, zoom: int = 2) -> bytes:
-    array = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    array = to_uint8(image).permute(1, 2, 0).cpu().numpy()
     picture = Image.fromarray(array)
     picture = picture.resize((picture.width * zoom, picture.height * zoom), Image.NEAREST)
     buffer = io.BytesIO()

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from advlib.utils import to_uint8
+
 
 @dataclass(frozen=True)
 class TransformLevel:
@@ -135,7 +137,7 @@ def jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
     if not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an int in 1..100, got {quality!r}")
     with torch.no_grad():
-        as_bytes = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        as_bytes = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
         decoded = np.stack([_jpeg_round_trip(np.ascontiguousarray(image), quality) for image in as_bytes])
         exact = torch.from_numpy(decoded).permute(0, 3, 1, 2).to(images) / 255
     return images + (exact - images).detach()

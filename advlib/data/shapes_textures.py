@@ -26,6 +26,7 @@ import math
 import torch
 
 from advlib.data.dataset import ImageDataset
+from advlib.utils import to_uint8
 
 SHAPES = ("circle", "square", "triangle", "cross")
 TEXTURES = ("stripes", "dots", "checker", "grain")
@@ -116,7 +117,7 @@ def render(shape_ids: torch.Tensor, texture_ids: torch.Tensor, *, size: int = 32
     foreground, background = _colours(count, texture_amplitude, min_contrast, generator)
     surface = foreground.view(count, 3, 1, 1) + texture_amplitude * patterns
     images = masks * surface + (1 - masks) * background.view(count, 3, 1, 1)
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    return to_uint8(images)
 
 
 def shapes_textures(count: int, mode: str, *, seed: int, size: int = 32, split: str = "train",
