@@ -127,6 +127,13 @@ def test_jpeg_is_exact_forward_and_identity_backward(captchas):
     assert torch.equal(grad, torch.ones_like(x))
 
 
+def test_jpeg_keeps_grey_images_grey():
+    grey = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    compressed = jpeg(grey, 20)
+    assert compressed.shape == grey.shape
+    assert 0 < (compressed - grey).abs().mean() < 0.2  # compressed, yet close to the input
+
+
 @pytest.mark.parametrize("level", sorted(DIFFICULTIES))
 def test_random_transform_is_seeded_in_range_and_differentiable(captchas, level):
     x = captchas.tensors()[0]

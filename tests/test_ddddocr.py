@@ -102,6 +102,12 @@ def test_default_model_is_black_box_only():
         dd.model_path("huge")
 
 
+def test_default_and_float_models_share_layers_but_not_weights():
+    correlations = dd.conv_weight_correlations()
+    assert len(correlations) == 21, "every convolution of the float model has an int8 counterpart of one shape"
+    assert max(abs(c) for c in correlations) < 0.1, "the int8 default is not the float model quantised"
+
+
 def test_greedy_decode_and_ctc_targets():
     characters = ["", "a", "b", "1"]
     frames = torch.tensor([[1, 1, 0, 1, 2, 2, 3, 0]])  # a a _ a b b 1 _  ->  "aab1"

@@ -1,10 +1,11 @@
-"""ddddocr, a widely used open-source CAPTCHA OCR, as a black box and as a white-box torch model.
+"""ddddocr, an open-source CAPTCHA OCR, as a black box and as a white-box torch model.
 
 ddddocr (https://github.com/sml2h3/ddddocr, MIT licence) ships two recognisers: the
 default ``common_old.onnx`` (dynamically quantised to int8) and the float ``common.onnx``
 (its "beta" model). Both are a convolutional backbone, a bidirectional LSTM and a linear
 layer over 8,210 characters, read out by CTC greedy decoding; the image is first resized
-to height 64 and turned to grey.
+to height 64 and turned to grey. They share that architecture but not their weights
+(:func:`conv_weight_correlations`): the default is not the float model quantised.
 
 * :class:`DdddocrReader` is the black box: the package's own ``DdddOcr.classification``
   on PIL images, exactly as a cracker would call it. No gradients.
@@ -261,3 +262,30 @@ def ctc_objective(logits: torch.Tensor, targets: torch.Tensor, targeted: bool) -
     loss = F.ctc_loss(log_probs.float(), targets, input_lengths, target_lengths, blank=BLANK, reduction="none",
                       zero_infinity=True)
     return -loss if targeted else loss
+
+
+def conv_weight_correlations() -> list[float]:
+    """Per convolution, the correlation between the default model's weights and the float model's.
+
+    The two files have the same layers, which invites reading the int8 default as the float
+    ("beta") model quantised. Dequantising its weights (``q - zero_point``; the positive
+    per-tensor scale does not change a correlation) and correlating them with the float
+    weights of the same layer tells whether that is so.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    float_model, int8_model = onnx.load(str(model_path("beta"))), onnx.load(str(model_path("default")))
+    weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in float_model.graph.initializer}
+    quantised = {tensor.name: numpy_helper.to_array(tensor) for tensor in int8_model.graph.initializer}
+    correlations = []
+    for node in float_model.graph.node:
+        if node.op_type != "Conv":
+            continue
+        name = node.input[1]
+        values, zero = quantised.get(f"{name}_quantized"), quantised.get(f"{name}_zero_point")
+        if values is None or zero is None or values.shape != weights[name].shape:
+            raise ValueError(f"the default model has no quantised counterpart of the convolution weight {name!r}")
+        dequantised = values.astype(np.float64) - zero.astype(np.float64)
+        correlations.append(float(np.corrcoef(dequantised.ravel(), weights[name].astype(np.float64).ravel())[0, 1]))
+    return correlations

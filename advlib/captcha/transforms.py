@@ -122,10 +122,13 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """One (H, W, C) 8-bit image through JPEG; grey images (C = 1) stay grey."""
+    grey = image.shape[-1] == 1
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    Image.fromarray(image[..., 0] if grey else image).save(buffer, format="JPEG", quality=quality)
     buffer.seek(0)
-    return np.asarray(Image.open(buffer).convert("RGB"))
+    decoded = Image.open(buffer)
+    return np.asarray(decoded.convert("L"))[..., None] if grey else np.asarray(decoded.convert("RGB"))
 
 
 def jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
