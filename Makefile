@@ -13,7 +13,7 @@ ifneq ($(wildcard $(SHARED_TEXTURE_VS_SHAPE)/stimuli),)
 export ADVLIB_TEXTURE_VS_SHAPE_URL ?= file://$(SHARED_TEXTURE_VS_SHAPE)
 endif
 
-.PHONY: all setup test lint bench notebooks reproduce vendor book clean
+.PHONY: all setup test lint bench reproduce vendor book clean
 
 # The main job: class-scale reproduction on the embedded data, then the offline book.
 all: reproduce book
@@ -41,16 +41,12 @@ lint: setup
 bench: setup
 	$(BIN)/advlib bench
 
-# Re-execute the chapters in place at class scale, so the committed outputs are the
-# outputs of the committed code (no parameters: papermill injects no extra cell).
-notebooks: setup
-	for notebook in $(CHAPTERS); do \
-		$(BIN)/papermill --cwd chapters --progress-bar $$notebook $$notebook || exit 1; \
-	done
-
-# Run every chapter at class scale, compare with the targets, publish the report page.
+# One execution for the book and the report: run every chapter at class scale with its default
+# parameters, judge its targets (a run that contradicts the text fails), then publish: the
+# executed notebooks replace the committed ones in chapters/ and the report page is rendered
+# from the records embedded in them. Nothing is published if a chapter fails.
 reproduce: setup
-	$(BIN)/advlib reproduce --scale class --publish book/generated/report_class.md
+	$(BIN)/advlib reproduce --scale class --publish
 
 # MathJax, require.js and the widget manager from npm, served by the book itself.
 vendor: _vendor/.stamp

@@ -46,10 +46,23 @@ def _doctor(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _failed_run(command: str, error: Exception) -> int:
+    """A chapter's cell raised: say which cell and why in one paragraph, not a traceback of
+    the notebook runner (the executed notebook, kept in the runs folder, has the full one)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if not isinstance(error, PapermillExecutionError):
+        raise error
+    print(f"{command}: the chapter failed in cell [{error.exec_count}] with {error.ename}: {error.evalue}\n"
+          "Nothing was published; the executed notebook in the runs folder shows the failing cell.", file=sys.stderr)
+    return 1
+
+
 def _run(arguments: argparse.Namespace) -> int:
     """Run one chapter with papermill; parameters are validated before anything executes."""
     from pathlib import Path
 
+    from advlib.repro.ledger import format_measured
     from advlib.repro.runner import execute, parse_overrides, prepare
     from advlib.repro.spec import get_chapter
 
@@ -60,30 +73,39 @@ def _run(arguments: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"advlib run: {error}", file=sys.stderr)
         return 2
-    record = execute(chapter, parameters, progress=not arguments.quiet)
-    print(f"{chapter.slug}: {record['wall_seconds']} s; results in {parameters['results_dir']}/{parameters['scale']}/")
-    for key, value in record["results"].items():
-        print(f"  {key}: {value:.4g}")
+    try:
+        record, output = execute(chapter, parameters, progress=not arguments.quiet,
+                                 run_solutions=arguments.with_solutions)
+    except Exception as error:
+        return _failed_run("advlib run", error)
+    print(f"{chapter.slug}: {record['wall_seconds']} s; executed notebook: {output}")
+    for row in record["ledger"]:
+        outcome = {True: "holds", False: "does not hold", None: "not measured"}[row["holds"]]
+        print(f"  {row['key']}: measured {format_measured(row['measured'])}, expected {row['expected']}: {outcome}")
     return 0
 
 
 def _reproduce(arguments: argparse.Namespace) -> int:
-    """Run every chapter at one scale and write the reproduction report."""
+    """Run every chapter at one scale and write the report (and, with --publish, the book's outputs)."""
     from pathlib import Path
 
-    from advlib.repro.runner import reproduce
+    from advlib.repro.ledger import count
+    from advlib.repro.runner import PUBLISHED_REPORT, reproduce
 
     only = [name.strip() for name in arguments.chapters.split(",")] if arguments.chapters else None
     try:
         report = reproduce(arguments.scale, runs_dir=Path(arguments.runs_dir), only=only,
-                           overrides=arguments.parameter, progress=not arguments.quiet,
-                           publish=Path(arguments.publish) if arguments.publish else None)
-    except (ValueError, FileNotFoundError) as error:
+                           overrides=arguments.parameter, progress=not arguments.quiet, publish=arguments.publish)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"advlib reproduce: {error}", file=sys.stderr)
         return 2
-    summary = report["summary"]
-    print(f"{summary['reproduced']} of {summary['total']} results reproduced; "
-          f"report: {Path(arguments.runs_dir) / arguments.scale / 'report.md'}")
+    except Exception as error:
+        return _failed_run("advlib reproduce", error)
+    rows = [row for record in report["records"].values() for row in record["ledger"]]
+    print(", ".join(f"{name}: {n}" for name, n in count(rows).items() if n))
+    print(f"report: {Path(arguments.runs_dir) / arguments.scale / 'report.md'}")
+    if arguments.publish:
+        print(f"published: the executed notebooks in chapters/ and the report page {PUBLISHED_REPORT}")
     return 0
 
 
@@ -101,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a chapter parameter (repeatable), e.g. -p seed=1 -p scale=full")
     run.add_argument("--runs-dir", default="runs", help="where executed notebooks and records go (default: runs)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--with-solutions", action="store_true",
+                     help="append the exercises' solutions and run them too (into <slug>.solutions.ipynb)")
     run.set_defaults(handler=_run)
     repro = commands.add_parser("reproduce", help="run all chapters at a scale and write the report")
     repro.add_argument("--scale", choices=("smoke", "class", "full"), default="class")
@@ -108,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                        help="a parameter for every chapter (repeatable), e.g. -p device=cuda")
     repro.add_argument("--runs-dir", default="runs")
-    repro.add_argument("--publish", default=None, help="also copy the markdown report to this path")
+    repro.add_argument("--publish", action="store_true",
+                       help="class scale only: replace the committed notebooks in chapters/ with the executed ones "
+                            "and render the book's report page from them")
     repro.add_argument("--quiet", action="store_true")
     repro.set_defaults(handler=_reproduce)
     doctor = commands.add_parser("doctor", help="check the environment and the data root")

@@ -55,6 +55,13 @@ def test_book_builds_strictly_and_is_self_contained(tmp_path):
     assert "_static/widgets/embed-amd.js" in chapter and "application/vnd.jupyter.widget-state+json" in chapter
     assert (html / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
     assert "<img" in chapter, "figures are in the page"
+    assert 'class="claim-check"' in chapter and "reproduction.html#ledger-01-adversarial-examples-" in chapter, (
+        "judging sentences link to the ledger entries that check them"
+    )
+    assert "solution dropdown" in chapter, "solutions are rendered, folded"
+    assert "{glue" not in chapter, "every glued value was pasted"
+    report = (html / "book" / "reproduction.html").read_text()
+    assert 'id="ledger-01-adversarial-examples-clean-accuracy"' in report
 
     _check_in_chromium(html)
 

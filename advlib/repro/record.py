@@ -1,17 +1,34 @@
-"""Results records: what a chapter measured, written atomically as JSON."""
+"""Results records: what a chapter measured, judged against its targets, glued into its prose,
+embedded in the executed notebook and written atomically as JSON.
+
+The record embedded in the notebook is the one the reproduction report is rendered from, so
+the chapter page and the report cannot come from different executions.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import torch
 
+from advlib.repro.ledger import disagreements, judge
+from advlib.repro.spec import get_chapter
 from advlib.utils import atomic_path
+
+GLUE_PREFIX = "application/papermill.record/"
+"""myst-nb's glue format: a display output whose mime types carry this prefix and whose
+metadata names the key under ``scrapbook``. The book pastes such values into the prose with
+``{glue:text}`` and shows nothing of the output itself."""
+
+RECORD_KEY = "advlib_record"
+RECORD_MIME = "application/vnd.advlib.record+json"
 
 
 def write_json_atomic(path: str | Path, payload: Any) -> Path:
@@ -25,36 +42,147 @@ def record_path(results_dir: str | Path, scale: str, slug: str) -> Path:
     return Path(results_dir) / scale / f"{slug}.json"
 
 
-def save_record(
+def load_record(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _split_results(results: Mapping[str, Any]) -> tuple[dict[str, float], list[str]]:
+    """Finite results as floats, and the keys of those that are not (NaN or infinite).
+
+    A tiny smoke run can make a ratio undefined (a model at chance has no above-chance
+    accuracy to retain). Such a value is recorded as undefined, judged "missing" and never
+    pasted into prose; at class scale a missing target contradicts the text and fails.
+    """
+    finite, undefined = {}, []
+    for key, value in results.items():
+        number = float(value)
+        if math.isfinite(number):
+            finite[key] = number
+        else:
+            undefined.append(key)
+    return finite, sorted(undefined)
+
+
+def _glue(key: str, mime: str, value: Any) -> None:
+    """Glue one value into the running notebook (a no-op outside IPython)."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is None:
+        return
+    display({GLUE_PREFIX + mime: value}, raw=True,
+            metadata={"scrapbook": {"name": key, "mime_prefix": GLUE_PREFIX}})
+
+
+def environment(device: str) -> dict[str, Any]:
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "device": str(device),
+    }
+
+
+def run_summary(record: Mapping[str, Any]) -> str:
+    """One line of provenance for the chapter's prose: scale, seed, hardware and run time."""
+    env = record["environment"]
+    hardware = env["cuda"] or f"a CPU with {env['cpu_threads']} threads"
+    return (f"{record['parameters']['scale']} scale, seed {record['parameters']['seed']}, {hardware}, "
+            f"torch {env['torch']}, {record['seconds']:.0f} s")
+
+
+def finish_chapter(
     slug: str,
     parameters: Mapping[str, Any],
     results: Mapping[str, float],
     *,
-    seconds: float,
-) -> Path:
-    """Write a chapter's record to ``<results_dir>/<scale>/<slug>.json``.
+    started: float,
+    texts: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """End a chapter's run: judge its targets, record everything, make its numbers available
+    to the prose, and fail if the run contradicts the text.
 
-    Besides the results it stores what makes them reproducible: the parameters, the
-    hardware, the library versions and the run time.
+    1. Every target of the chapter at this scale is judged (:func:`advlib.repro.ledger.judge`)
+       and printed.
+    2. The record (parameters, results, texts, ledger, hardware, run time) is written to
+       ``<results_dir>/<scale>/<slug>.json`` and embedded in the notebook.
+    3. Every result and text is glued under its key, together with ``run_summary``; the
+       markdown cites them as ``{glue:text}`key:.3f```, so no measured number is typed.
+    4. At class scale (the scale of the committed book) a target whose outcome disagrees with
+       what the text says about it raises ``AssertionError``: a rerun that makes a sentence
+       false fails loudly. Other scales report disagreements in the ledger only.
     """
-    device = parameters.get("device", "cpu")
-    payload = {
+    chapter = get_chapter(slug)
+    scale = parameters["scale"]
+    measured, undefined = _split_results(results)
+    words = {key: str(value) for key, value in (texts or {}).items()}
+    overlap = sorted(set(results) & set(words))
+    if overlap:
+        raise ValueError(f"{overlap} are given both as results and as texts")
+    rows = judge(chapter, measured, scale)
+    record = {
         "chapter": slug,
         "parameters": dict(parameters),
-        "results": {key: float(value) for key, value in results.items()},
-        "environment": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "device": str(device),
-        },
-        "seconds": round(seconds, 1),
+        "results": measured,
+        "undefined": undefined,
+        "texts": words,
+        "ledger": rows,
+        "environment": environment(parameters.get("device", "cpu")),
+        "seconds": round(time.perf_counter() - started, 1),
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return write_json_atomic(record_path(parameters["results_dir"], parameters["scale"], slug), payload)
+    write_json_atomic(record_path(parameters["results_dir"], scale, slug), record)
+    if undefined:
+        print(f"undefined in this run (NaN or infinite), not recorded: {', '.join(undefined)}")
+    for row in rows:
+        outcome = {True: "holds", False: "does not hold", None: "not measured"}[row["holds"]]
+        said = "" if row["holds"] is None or row["holds"] == row["text_says_holds"] else "  <-- contradicts the text"
+        print(f"{row['key']:>40} {row['expected']:>12}: {outcome} ({row['category']}){said}")
+    for key, value in measured.items():
+        _glue(key, "text/plain", repr(value))
+    for key, value in {**words, "run_summary": run_summary(record)}.items():
+        _glue(key, "text/plain", repr(value))
+    _glue(RECORD_KEY, RECORD_MIME, record)
+    if scale == "class":
+        problems = disagreements(rows)
+        if problems:
+            raise AssertionError(f"{slug}: this run contradicts the chapter's text:\n  " + "\n  ".join(problems))
+    return record
 
 
-def load_record(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+def glued_values(notebook: nbformat.NotebookNode) -> dict[str, Any]:
+    """Every glued value of an executed notebook, by key (text values as their text)."""
+    import ast
+
+    values: dict[str, Any] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            scrapbook = output.get("metadata", {}).get("scrapbook")
+            if not scrapbook:
+                continue
+            prefix = scrapbook.get("mime_prefix", "")
+            data = {mime[len(prefix):]: value for mime, value in output.get("data", {}).items()}
+            if "text/plain" in data:
+                values[scrapbook["name"]] = ast.literal_eval(data["text/plain"])
+            elif RECORD_MIME in data:
+                values[scrapbook["name"]] = data[RECORD_MIME]
+    return values
+
+
+def embedded_record(notebook: nbformat.NotebookNode | str | Path) -> dict[str, Any]:
+    """The results record embedded in an executed chapter notebook (by :func:`finish_chapter`)."""
+    if not isinstance(notebook, nbformat.NotebookNode):
+        path = Path(notebook)
+        notebook = nbformat.read(path, as_version=4)
+    found = [
+        output["data"][GLUE_PREFIX + RECORD_MIME]
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("metadata", {}).get("scrapbook", {}).get("name") == RECORD_KEY
+    ]
+    if len(found) != 1:
+        raise ValueError(f"expected one embedded results record, found {len(found)}: "
+                         "was the notebook executed to the end (finish_chapter)?")
+    return json.loads(json.dumps(found[0]))

@@ -67,27 +67,102 @@ class Parameter:
         return value
 
 
+SOURCE_KINDS: dict[str, str] = {
+    "talk": "a seed talk (S0: Sang's slides; S3: Fu's talk notes)",
+    "read": "a text read in full (S1: the G2LVAP paper; S2: Tao's survey)",
+    "abstract": "a paper's abstract only (its body was not read)",
+    "readme": "a repository's README or code",
+    "data": "recomputed here from published raw data",
+    "design": "this book's own claim about its run",
+}
+"""Where an expectation comes from. The distinction matters to a reader: a number from the
+talk, a sentence from an abstract and a line of a README carry different weight, and the
+book never states what an unread paper contains."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a target's expectation comes from: ``kind`` (a key of :data:`SOURCE_KINDS`),
+    ``citation`` (who and where, e.g. "S2 survey, C4") and ``says`` (what that source states,
+    in the book's words)."""
+
+    kind: str
+    citation: str
+    says: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"source kind {self.kind!r} is not one of {sorted(SOURCE_KINDS)}")
+        if self.kind == "design" and self.citation != "this book":
+            raise ValueError("a design source is this book's own claim: cite it as 'this book'")
+        if not self.says:
+            raise ValueError("a source must say what it states")
+
+    def describe(self) -> str:
+        return f"{self.citation} ({self.kind}): {self.says}"
+
+
+def talk(citation: str, says: str) -> Source:
+    return Source("talk", citation, says)
+
+
+def read(citation: str, says: str) -> Source:
+    return Source("read", citation, says)
+
+
+def abstract(citation: str, says: str) -> Source:
+    return Source("abstract", citation, says)
+
+
+def readme(citation: str, says: str) -> Source:
+    return Source("readme", citation, says)
+
+
+def data(citation: str, says: str) -> Source:
+    return Source("data", citation, says)
+
+
+def design(says: str) -> Source:
+    return Source("design", "this book", says)
+
+
+RELATIONS = ("<", ">", "<=", ">=", "~=")
+
+
 @dataclass(frozen=True)
 class Target:
-    """A result a chapter must reproduce.
+    """A result a chapter records and judges.
 
-    ``relation`` is "<", ">" (a qualitative claim, e.g. accuracy under PGD < 0.05) or "~="
-    (a number within ``tolerance``). ``provenance`` says where the expected value comes
-    from: "seed", "paper" or "claim" (a qualitative claim of the book, argued in the text).
+    ``relation`` is one of "<", ">", "<=", ">=" (a direction or a threshold, e.g. accuracy
+    under PGD < 0.05) or "~=" (a number within ``tolerance``). ``source`` says where the
+    expectation comes from. ``expect`` is what the chapter's text states about this target
+    at this scale: True when the text says it holds, False when the text reports it as not
+    reproduced. At class scale the notebook asserts that the outcome agrees with the text,
+    so a rerun that flips a sentence's truth fails loudly instead of leaving it false.
     """
 
     key: str
     relation: str
     value: float
-    provenance: str
-    source: str
+    source: Source
     tolerance: float = 0.0
+    expect: bool = True
+
+    def __post_init__(self) -> None:
+        if self.relation not in RELATIONS:
+            raise ValueError(f"target {self.key!r}: relation {self.relation!r} is not one of {RELATIONS}")
+        if (self.relation == "~=") != (self.tolerance > 0):
+            raise ValueError(f"target {self.key!r}: a tolerance belongs to '~=' and only to it")
 
     def holds(self, measured: float) -> bool:
         if self.relation == "<":
             return measured < self.value
         if self.relation == ">":
             return measured > self.value
+        if self.relation == "<=":
+            return measured <= self.value
+        if self.relation == ">=":
+            return measured >= self.value
         return abs(measured - self.value) <= self.tolerance
 
     def describe(self) -> str:
@@ -102,6 +177,13 @@ class Chapter:
     title: str
     parameters: tuple[Parameter, ...]
     targets: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)  # by scale
+
+    def __post_init__(self) -> None:
+        for scale, targets in self.targets.items():
+            keys = [target.key for target in targets]
+            repeated = sorted({key for key in keys if keys.count(key) > 1})
+            if repeated:
+                raise ValueError(f"chapter {self.slug}: targets {repeated} appear twice at scale {scale!r}")
 
     @property
     def notebook(self) -> Path:
