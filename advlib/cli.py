@@ -62,7 +62,7 @@ def _run(arguments: argparse.Namespace) -> int:
     """Run one chapter with papermill; parameters are validated before anything executes."""
     from pathlib import Path
 
-    from advlib.repro.ledger import format_measured
+    from advlib.repro.ledger import format_measured, outcome
     from advlib.repro.runner import execute, parse_overrides, prepare
     from advlib.repro.spec import get_chapter
 
@@ -80,8 +80,8 @@ def _run(arguments: argparse.Namespace) -> int:
         return _failed_run("advlib run", error)
     print(f"{chapter.slug}: {record['wall_seconds']} s; executed notebook: {output}")
     for row in record["ledger"]:
-        outcome = {True: "holds", False: "does not hold", None: "not measured"}[row["holds"]]
-        print(f"  {row['key']}: measured {format_measured(row['measured'])}, expected {row['expected']}: {outcome}")
+        measured = format_measured(row["measured"])
+        print(f"  {row['key']}: measured {measured}, expected {row['expected']}: {outcome(row)}")
     return 0
 
 

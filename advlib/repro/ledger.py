@@ -59,6 +59,11 @@ def judge(chapter: Chapter, results: Mapping[str, float], scale: str) -> list[di
     return rows
 
 
+def outcome(row: Mapping[str, Any]) -> str:
+    """A ledger row's verdict in words: "holds", "does not hold" or "not measured"."""
+    return {True: "holds", False: "does not hold", None: "not measured"}[row["holds"]]
+
+
 def disagreements(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Targets whose outcome contradicts what the chapter's text says about them (or that
     were not measured): each one is a sentence of the book that this run makes false."""

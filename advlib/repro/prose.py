@@ -260,10 +260,12 @@ def check_markdown(
 
 
 def check_notebook(notebook: nbformat.NotebookNode, record: Mapping, claim_keys: Iterable[str]) -> list[str]:
-    """:func:`check_markdown` on a chapter notebook with its embedded record."""
+    """:func:`check_markdown` on an executed chapter notebook: the keys it may paste are the
+    ones actually glued in it, the values it must not type are its record's results."""
+    from advlib.repro.record import glued_values
+
     cells = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
-    glue_keys = [*record["results"], *record.get("texts", {}), "run_summary"]
-    return check_markdown(cells, record["results"], glue_keys, claim_keys)
+    return check_markdown(cells, record["results"], glued_values(notebook), claim_keys)
 
 
 def solutions(notebook: nbformat.NotebookNode) -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import torch
 
-from advlib.repro.ledger import disagreements, judge
+from advlib.repro.ledger import disagreements, judge, outcome
 from advlib.repro.spec import get_chapter
 from advlib.utils import atomic_path
 
@@ -137,9 +137,8 @@ def finish_chapter(
     if undefined:
         print(f"undefined in this run (NaN or infinite), not recorded: {', '.join(undefined)}")
     for row in rows:
-        outcome = {True: "holds", False: "does not hold", None: "not measured"}[row["holds"]]
         said = "" if row["holds"] is None or row["holds"] == row["text_says_holds"] else "  <-- contradicts the text"
-        print(f"{row['key']:>40} {row['expected']:>12}: {outcome} ({row['category']}){said}")
+        print(f"{row['key']:>40} {row['expected']:>12}: {outcome(row)} ({row['category']}){said}")
     for key, value in measured.items():
         _glue(key, "text/plain", repr(value))
     for key, value in {**words, "run_summary": run_summary(record)}.items():
