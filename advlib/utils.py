@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import tempfile
@@ -119,3 +120,23 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     because nothing downstream of 8-bit pixels can carry a gradient.
     """
     return (images.detach().clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def to_8bit_within(adversarial: torch.Tensor, images: torch.Tensor, eps: float) -> torch.Tensor:
+    """``adversarial`` as 8-bit colours that stay inside the L-inf ball of radius ``eps``
+    around ``images`` (themselves 8-bit colours), as float images in [0, 1].
+
+    A perturbation that is saved as an image file (a CAPTCHA served on a web page, a poisoned
+    training set) is rounded to 8 bits. Rounding the perturbation to whole colour levels and
+    clipping it to the largest whole number of levels inside ``eps`` keeps the stored image
+    inside the budget: clipping to ``images +- eps`` instead would leave values between
+    levels whenever ``eps * 255`` is not an integer (e.g. eps = 0.3 is 76.5 levels).
+    """
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    if adversarial.shape != images.shape:
+        raise ValueError(f"adversarial {tuple(adversarial.shape)} and images {tuple(images.shape)} differ in shape")
+    levels = math.floor(eps * 255 + 1e-6)
+    originals = (images.detach() * 255).round()
+    steps = ((adversarial.detach() * 255).round() - originals).clamp(-levels, levels)
+    return ((originals + steps).clamp(0, 255) / 255).to(images.dtype)

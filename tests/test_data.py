@@ -5,41 +5,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import pickle
-import struct
-from pathlib import Path
 from urllib.error import URLError
 
 import numpy as np
 import pytest
 import torch
 import torchvision.datasets as tv_datasets
+from fakes import CIFAR10_CLASSES, fake_cifar10, fake_idx_set
 
 from advlib.data import available_datasets, data_root, load_dataset
 from advlib.data import torchvision_sets as tv_sets
 from advlib.errors import DataUnavailableError
-
-
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    """Write an IDX file (the MNIST format): magic, dims, then raw uint8 data."""
-    code = 0x08  # unsigned byte
-    header = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def _fake_idx_set(raw: Path, train: int = 20, test: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (train, 28, 28)),
-        "train-labels-idx1-ubyte": rng.integers(0, 10, (train,)),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (test, 28, 28)),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, (test,)),
-    }
-    raw.mkdir(parents=True, exist_ok=True)
-    for name, array in arrays.items():
-        _write_idx(raw / name, array)
-    return arrays
-
 
 # --- class scale -----------------------------------------------------------------------
 
@@ -110,7 +86,7 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
 @pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
 def test_full_scale_idx_loaders_read_torchvision_layout(tmp_path, monkeypatch, name, folder):
     monkeypatch.setattr(tv_sets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
-    arrays = _fake_idx_set(tmp_path / folder / "raw")
+    arrays = fake_idx_set(tmp_path / folder / "raw")
     train = load_dataset(name, "train", "full", root=tmp_path, download=False)
     test = load_dataset(name, "test", "full", root=tmp_path, download=False)
     assert train.images.shape == (20, 1, 28, 28) and len(test) == 10
@@ -120,19 +96,7 @@ def test_full_scale_idx_loaders_read_torchvision_layout(tmp_path, monkeypatch, n
 
 
 def test_full_scale_cifar10_reads_the_python_pickle_layout(tmp_path, monkeypatch):
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    expected = {}
-    for batch in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
-        data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
-        labels = rng.integers(0, 10, 4).tolist()
-        expected[batch] = (data, labels)
-        with open(folder / batch, "wb") as handle:
-            pickle.dump({"data": data, "labels": labels}, handle)
-    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    with open(folder / "batches.meta", "wb") as handle:
-        pickle.dump({"label_names": classes}, handle)
+    expected = fake_cifar10(tmp_path / "cifar-10-batches-py")
     # Fake files cannot match torchvision's md5 list; the format is what is under test.
     monkeypatch.setattr(tv_datasets.cifar, "check_integrity", lambda path, md5=None: True)
     train = load_dataset("cifar10", "train", "full", root=tmp_path, download=False)
@@ -140,12 +104,12 @@ def test_full_scale_cifar10_reads_the_python_pickle_layout(tmp_path, monkeypatch
     assert train.images.shape == (20, 3, 32, 32) and len(test) == 4
     data, labels = expected["test_batch"]
     assert np.array_equal(test.images.numpy(), data.reshape(4, 3, 32, 32))
-    assert test.labels.tolist() == labels and test.classes == tuple(classes)
+    assert test.labels.tolist() == labels and test.classes == tuple(CIFAR10_CLASSES)
 
 
 def test_fashion_mnist_is_provisioned_from_debian_files_after_checksums(tmp_path, monkeypatch):
     debian = tmp_path / "debian"
-    arrays = _fake_idx_set(tmp_path / "staging")
+    arrays = fake_idx_set(tmp_path / "staging")
     debian.mkdir()
     resources = []
     for name in arrays:

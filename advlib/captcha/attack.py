@@ -26,6 +26,7 @@ from torch import nn
 
 from advlib.attacks import BPDA, EOT, Ensemble, Preprocessed, iterative_attack
 from advlib.captcha.transforms import DIFFICULTIES, RandomCaptchaTransform
+from advlib.utils import to_8bit_within
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,6 @@ def bpda_view(cracker: nn.Module) -> nn.Module:
     if isinstance(cracker, Preprocessed) and not isinstance(cracker.preprocess, BPDA):
         return Preprocessed(cracker.model, BPDA(cracker.preprocess))
     return cracker
-
-
-def to_8bit_within(adversarial: torch.Tensor, images: torch.Tensor, eps: float) -> torch.Tensor:
-    """Round to 8-bit colours, then clip back into the eps ball around the (8-bit) originals."""
-    rounded = (adversarial * 255).round() / 255
-    return torch.minimum(torch.maximum(rounded, images - eps), images + eps).clamp(0, 1)
 
 
 def craft_captchas(

@@ -14,6 +14,7 @@ from advlib.models.pretrained import (
     torchvision_classifier,
 )
 from advlib.models.resnet import ResNet18
+from advlib.models.shallow import MLP, SoftmaxRegression
 from advlib.models.small_cnn import SmallCNN
 
 __all__ = [
@@ -21,9 +22,11 @@ __all__ = [
     "CIFAR10_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "MLP",
     "Normalized",
     "ResNet18",
     "SmallCNN",
+    "SoftmaxRegression",
     "efficientnet_lite0",
     "imagenet_categories",
     "imagenet_preprocess",

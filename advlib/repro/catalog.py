@@ -201,6 +201,88 @@ HUMAN_VS_MACHINE = register(
     )
 )
 
+# Chapter 4: the talk states the ITID theorems and shows the experiments; the papers behind the
+# other sections were read as abstracts (Zhang et al., Huang et al., Tao et al.) or through the
+# survey (Ilyas et al.).
+_THEOREM_2 = talk("talk S0, Theorem 2", "the generalisation bound grows with gamma, the model's dependence on "
+                  "task-irrelevant variables; here: test error ranks with gamma-hat")
+_THEOREM_5 = talk("talk S0, Theorem 5", "a variable independent of the label on the training set leaves the optimal "
+                  "model invariant to it; re-balancing the training set improves generalisation")
+_RANDOM_LABELS = talk("talk S0 (figure from Zhang et al. 2017)",
+                      "the generalisation gap grows with the share of random labels")
+_FITS_RANDOM = abstract("Zhang et al. 2017", "CNNs easily fit a random labelling of the training data")
+_TRAINING_SET_ATTACK = talk("talk S0", "the training-set attack raises the test error while keeping the training "
+                            "error minimal")
+_UNLEARNABLE = abstract("Huang et al. 2021", "error-minimizing noise makes training examples unlearnable; here: the "
+                        "CNN's clean test error above 0.8 (chance 0.9)")
+_AT_RECOVERS = abstract("Tao et al. 2021", "test accuracy decreased by delusive attacks can be largely recovered by "
+                        "adversarial training; here: over half of the added test error")
+_NON_ROBUST = read("survey S2 (Ilyas et al. 2019); talk S0", "a model trained normally on a non-robust data set "
+                   "reaches good standard accuracy; here: over 0.25 on the clean test set, chance 0.1")
+
+SPURIOUS_CORRELATIONS = register(
+    Chapter(
+        slug="04_spurious_correlations",
+        title="What networks learn from data: spurious correlations, ITID and training-set attacks",
+        parameters=(
+            *COMMON,
+            Parameter("n_eval", int, 1000, "test images behind every test error (each in ten colours for ITID)",
+                      minimum=10, maximum=100_000),
+            Parameter("n_train", int, 0, "training images of each experiment (0: the scale defaults)",
+                      minimum=0, maximum=1_000_000),
+            Parameter("epochs", int, 0, "epochs of every training run and rounds of the error-minimising noise "
+                      "(0: the scale defaults)", minimum=0, maximum=300),
+        ),
+        targets={
+            "class": (
+                Target("itid_error_rise", ">", 0.2, _THEOREM_2),
+                Target("itid_gamma_rise", ">", 1.0, design("at rho = 0.99 gamma-hat is over 1 bit above rho = 0")),
+                Target("itid_rank_correlation", ">=", 0.8, _THEOREM_2),
+                Target("rebalance_error_drop", ">", 0.2, _THEOREM_5),
+                Target("rebalanced_colour_dependence", "<", 0.05,
+                       talk("talk S0, Theorem 5", "... the optimal model is invariant to the balanced variable; "
+                            "here: the colour part of gamma-hat below 0.05 bits")),
+                Target("random_label_train_error_max", "<", 0.05, _FITS_RANDOM),
+                Target("random_label_gap_rise", ">", 0.5, _RANDOM_LABELS),
+                Target("random_label_gap_min_step", ">", 0.0, _RANDOM_LABELS),
+                Target("poison_cnn_train_error", "<", 0.05, _TRAINING_SET_ATTACK),
+                Target("poison_cnn_test_error_rise", ">", 0.5, _TRAINING_SET_ATTACK),
+                Target("poison_rise_grows_with_budget", ">", 0.3,
+                       design("the CNN's test-error rise is over 0.3 larger at the largest budget than at the "
+                              "smallest")),
+                Target("poison_linear_rise_below_cnn", ">", 0.05,
+                       design("the linear model's test error rises less than the CNN's (by over 0.05)")),
+                Target("em_classwise_rise", ">", 0.15,
+                       design("class-wise error-minimising noise raises the CNN's test error by over 0.15")),
+                Target("em_samplewise_rise", ">", 0.05,
+                       design("sample-wise error-minimising noise raises it by over 0.05")),
+                Target("em_train_error_max", "<", 0.05, design("both error-minimising sets are fitted")),
+                Target("em_classwise_unlearnable", ">", 0.8, _UNLEARNABLE, expect=False),
+                Target("at_recovered_share", ">", 0.5, _AT_RECOVERS, expect=False),
+                Target("at_train_error", ">", 0.8,
+                       design("adversarial training at the poison's budget does not fit the poisoned set: its "
+                              "training error stays above 0.8")),
+                Target("ig_ink_correlation_gap_abs", "<", 0.1,
+                       design("by the correlation of attribution with brightness, both CNNs follow the strokes "
+                              "about equally (within 0.1)")),
+                Target("nonrobust_accuracy", ">", 0.25, _NON_ROBUST),
+            ),
+            "full": (
+                Target("itid_error_rise", ">", 0.2, _THEOREM_2),
+                Target("itid_rank_correlation", ">=", 0.8, _THEOREM_2),
+                Target("rebalance_error_drop", ">", 0.2, _THEOREM_5),
+                Target("random_label_train_error_max", "<", 0.05, _FITS_RANDOM),
+                Target("random_label_gap_rise", ">", 0.5, _RANDOM_LABELS),
+                Target("poison_cnn_train_error", "<", 0.05, _TRAINING_SET_ATTACK),
+                Target("poison_cnn_test_error_rise", ">", 0.5, _TRAINING_SET_ATTACK),
+                Target("em_classwise_unlearnable", ">", 0.8, _UNLEARNABLE),
+                Target("at_recovered_share", ">", 0.5, _AT_RECOVERS),
+                Target("nonrobust_accuracy", ">", 0.25, _NON_ROBUST),
+            ),
+        },
+    )
+)
+
 # Chapter 6: the talk's numbers are shown beside ours, but its CAPTCHA scheme and transforms
 # are unknown, so they are directions to reproduce, not numbers to match to a tolerance. The
 # abstract only names the four modules; what each buys is this book's own claim.
