@@ -30,7 +30,7 @@ from torch import nn
 
 from advlib.attacks import _checks, pgd
 from advlib.data.dataset import ImageDataset
-from advlib.evaluate import accuracy
+from advlib.evaluate import accuracy, attack_in_batches
 from advlib.utils import frozen_eval, to_8bit_within, to_uint8
 
 
@@ -42,25 +42,26 @@ def next_class_targets(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def adversarial_poison(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, *,
-                       num_classes: int, steps: int = 10, alpha: float | None = None,
-                       batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """Targeted PGD (from the clean image, no random start) towards the next class, rounded
-    to 8 bits inside the ``eps`` ball. Returns ``(poisoned images, targets)``.
+                       num_classes: int, targets: torch.Tensor | None = None, steps: int = 10,
+                       alpha: float | None = None, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targeted PGD (from the clean image, no random start) towards ``targets`` (default: the
+    next class), rounded to 8 bits inside the ``eps`` ball. Returns ``(poisoned images, targets)``.
 
     Keep ``labels`` for the poisoned set (Fowl et al.'s poison), or relabel to ``targets``
     (Ilyas et al.'s "non-robust features" set, the same images under the other labels).
     """
     _checks.check_images(images)
     labels = _checks.check_labels(labels, images)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    targets = next_class_targets(labels, num_classes)
-    poisoned = []
-    for start in range(0, len(images), batch_size):
-        x, t = images[start:start + batch_size], targets[start:start + batch_size]
+    if targets is None:
+        targets = next_class_targets(labels, num_classes)
+    else:
+        targets = _checks.check_labels(targets, images, "targets")
+
+    def poison(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         adversarial = pgd(model, x, t, eps, alpha=alpha, steps=steps, random_start=False, targeted=True)
-        poisoned.append(to_8bit_within(adversarial, x, eps))
-    return torch.cat(poisoned), targets
+        return to_8bit_within(adversarial, x, eps)
+
+    return attack_in_batches(model, images, targets, poison, batch_size), targets
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,11 @@ def error_minimizing_noise(model: nn.Module, images: torch.Tensor, labels: torch
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
+    def noise_for(index: torch.Tensor) -> torch.Tensor:
+        return noise[labels[index]] if config.class_wise else noise[index]
+
     def poisoned(index: torch.Tensor) -> torch.Tensor:
-        delta = noise[labels[index]] if config.class_wise else noise[index]
-        return (original[index] + delta).clamp(0, 1)
+        return (original[index] + noise_for(index)).clamp(0, 1)
 
     history: list[float] = []
     for _ in range(config.max_rounds):
@@ -145,7 +148,7 @@ def error_minimizing_noise(model: nn.Module, images: torch.Tensor, labels: torch
                 gradient = torch.zeros_like(noise)
                 for start in range(0, count, chunk_size):
                     index = torch.arange(start, min(start + chunk_size, count), device=original.device)
-                    delta = (noise[labels[index]] if config.class_wise else noise[index]).requires_grad_(True)
+                    delta = noise_for(index).requires_grad_(True)
                     loss = F.cross_entropy(model((original[index] + delta).clamp(0, 1)), labels[index],
                                            reduction="sum")
                     (grad,) = torch.autograd.grad(loss, delta)

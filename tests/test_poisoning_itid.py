@@ -163,6 +163,9 @@ def test_adversarial_poison_stays_in_budget_keeps_inputs_and_pulls_to_the_next_c
     dataset = poisoned_dataset(ImageDataset((images * 255).round().to(torch.uint8), labels, tuple("0123456789"),
                                             "t", "train", "class"), poisoned, name="p")
     assert torch.equal(dataset.labels, labels), "an adversarial poison keeps the true labels"
+    chosen = (labels + 3) % 10
+    _, given = adversarial_poison(cnn, images[:4], labels[:4], 0.3, num_classes=10, targets=chosen[:4])
+    assert torch.equal(given, chosen[:4])
 
 
 def test_error_minimizing_noise_is_bounded_shared_per_class_and_fits_the_surrogate(digits):
