@@ -12,6 +12,11 @@ SHARED_TEXTURE_VS_SHAPE := $(abspath ../shared/data/texture-vs-shape)
 ifneq ($(wildcard $(SHARED_TEXTURE_VS_SHAPE)/stimuli),)
 export ADVLIB_TEXTURE_VS_SHAPE_URL ?= file://$(SHARED_TEXTURE_VS_SHAPE)
 endif
+# The same for the ORL faces (chapter 5): the mirror's layout is the repository's (att_faces/...).
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/att_faces/s1),)
+export ADVLIB_ATT_FACES_URL ?= file://$(SHARED_DATA)
+endif
 
 .PHONY: all setup test lint bench reproduce vendor book clean
 
@@ -21,11 +26,11 @@ all: reproduce book
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-test.txt requirements-peer.txt pyproject.toml
+$(STAMP): requirements.txt requirements-test.txt requirements-peer.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-test.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-peer.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-peer.txt -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -22,29 +22,27 @@ at a mirror with the same layout (a ``file://`` URL works; CI uses a local copy)
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from advlib.data.root import data_root, downloads_allowed
-from advlib.errors import DataUnavailableError
-from advlib.utils import atomic_path
+from advlib.data.pinned import PinnedFiles
 
 REPOSITORY = "rgeirhos/texture-vs-shape"
 COMMIT = "ccd0c01d42c0a8a834e90ec141e7f24fa915dc23"
-DEFAULT_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{COMMIT}"
 URL_VAR = "ADVLIB_TEXTURE_VS_SHAPE_URL"
 FOLDER = "texture-vs-shape"
-MANIFEST = Path(__file__).with_name("texture_vs_shape.sha256")
+REPO = PinnedFiles(
+    repository=REPOSITORY,
+    commit=COMMIT,
+    folder=FOLDER,
+    manifest_path=Path(__file__).with_name("texture_vs_shape.sha256"),
+    url_variable=URL_VAR,
+    what="texture-vs-shape",
+)
 ATTRIBUTION = (
     "Stimuli: Geirhos et al., ICLR 2019, github.com/rgeirhos/texture-vs-shape (CC BY 4.0)."
 )
@@ -111,26 +109,13 @@ class Stimuli:
             raise KeyError(f"no stimulus named {name!r} in the {self.kind} set") from None
 
 
-@cache
 def manifest() -> dict[str, str]:
     """Relative path -> SHA-256 of every file the book uses from the repository."""
-    entries = {}
-    for line in MANIFEST.read_text().splitlines():
-        digest, path = line.split(maxsplit=1)
-        entries[path] = digest
-    return entries
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return REPO.manifest
 
 
 def _files_under(prefix: str) -> dict[str, str]:
-    return {path: digest for path, digest in manifest().items() if path.startswith(prefix + "/")}
+    return REPO.files_under(prefix)
 
 
 def _required(prefix: str) -> dict[str, str]:
@@ -141,60 +126,16 @@ def _required(prefix: str) -> dict[str, str]:
     return files
 
 
-def _how_to_provide(folder: Path) -> str:
-    return (
-        f"Run once with network access (downloading on), or copy the folders of {REPOSITORY} at commit "
-        f"{COMMIT[:7]} (stimuli/..., raw-data/...) into {folder}; ${URL_VAR} may name a mirror."
-    )
-
-
-def _download(relative: str, digest: str, folder: Path, base_url: str) -> None:
-    target = folder / relative
-    url = f"{base_url.rstrip('/')}/{relative}"
-    with atomic_path(target) as temporary:
-        with urllib.request.urlopen(url, timeout=60) as response, open(temporary, "wb") as handle:
-            shutil.copyfileobj(response, handle)
-        found = _sha256(temporary)
-        if found != digest:
-            raise ValueError(f"checksum mismatch for {url}: expected sha256 {digest}, got {found}")
-
-
 def ensure_files(
     prefix: str, *, root: str | Path | None = None, download: bool | None = None, base_url: str | None = None
 ) -> Path:
     """Make sure every manifest file under ``prefix`` is present and intact; return the folder.
 
-    Files already on disk are checked against their SHA-256; missing ones are downloaded
-    (when allowed) from ``base_url`` (default ``$ADVLIB_TEXTURE_VS_SHAPE_URL``, else GitHub
-    at the pinned commit) and checked before they are kept. A corrupt file on disk is an
-    error, not silently replaced, so a reader learns that their copy is damaged.
+    Missing files are downloaded (when allowed) from ``base_url`` (default
+    ``$ADVLIB_TEXTURE_VS_SHAPE_URL``, else GitHub at the pinned commit) and checked before they
+    are kept; see :class:`advlib.data.pinned.PinnedFiles`.
     """
-    folder = data_root(root) / FOLDER
-    expected = _required(prefix)
-    if not expected:
-        raise ValueError(f"no files under {prefix!r} in the texture-vs-shape manifest")
-    missing = []
-    for relative, digest in expected.items():
-        path = folder / relative
-        if not path.exists():
-            missing.append((relative, digest))
-        elif _sha256(path) != digest:
-            raise DataUnavailableError(
-                f"texture-vs-shape file {relative}", path,
-                "Its SHA-256 does not match the pinned commit; delete it to download it again.",
-            )
-    if not missing:
-        return folder
-    resource = f"texture-vs-shape {prefix} ({len(missing)} of {len(expected)} files missing)"
-    if not downloads_allowed(download):
-        raise DataUnavailableError(resource, folder / prefix, _how_to_provide(folder) + " Downloading is off.")
-    base_url = base_url or os.environ.get(URL_VAR) or DEFAULT_URL
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda item: _download(*item, folder, base_url), missing))
-    except Exception as error:  # network, HTTP or checksum failures all end in one clear message
-        raise DataUnavailableError(resource, folder / prefix, _how_to_provide(folder), cause=repr(error)) from error
-    return folder
+    return REPO.ensure(_required(prefix), root=root, download=download, base_url=base_url, label=f"{prefix} ")
 
 
 def _read_rgb(path: Path) -> np.ndarray:
