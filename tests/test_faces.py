@@ -319,3 +319,68 @@ def test_distilled_probe_moves_towards_its_targets():
         distill_probe(probe, photos, targets[:3])
     with pytest.raises(ValueError, match="epochs"):
         DistillConfig(epochs=0)
+
+
+# --- full-scale data, on fake files in the real formats ----------------------------------
+
+
+def _fake_bin(path: Path, pairs: int, seed: int = 0) -> list[bool]:
+    """An InsightFace-style verification file: pickle of (JPEG bytes list, issame list)."""
+    import io
+    import pickle
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    bins = []
+    for _ in range(2 * pairs):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+        bins.append(buffer.getvalue())
+    issame = [bool(k % 2 == 0) for k in range(pairs)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps((bins, issame)))
+    return issame
+
+
+def test_benchmark_loader_reads_insightface_bin_files(tmp_path):
+    from advlib.data import face_benchmarks
+
+    issame = _fake_bin(tmp_path / face_benchmarks.BENCHMARK_FOLDER / "agedb_30.bin", pairs=6)
+    pairs = face_benchmarks.load_benchmark("agedb_30", root=tmp_path)
+    assert pairs.images.shape == (12, 3, 112, 112) and pairs.same.tolist() == issame
+    first, second = pairs.genuine()
+    assert first.tolist() == [0, 4, 8] and second.tolist() == [1, 5, 9]
+    assert len(face_benchmarks.load_benchmark("agedb_30", root=tmp_path, limit=2)) == 2
+
+
+def test_benchmark_loader_names_each_missing_file_and_rejects_bad_ones(tmp_path):
+    from advlib.data import face_benchmarks
+
+    for name, file in face_benchmarks.BENCHMARKS.items():
+        with pytest.raises(DataUnavailableError, match=file) as error:
+            face_benchmarks.load_benchmark(name, root=tmp_path)
+        assert "face-benchmarks" in str(error.value) and "insightface" in str(error.value)
+    with pytest.raises(ValueError, match="benchmark must be one of"):
+        face_benchmarks.load_benchmark("megaface", root=tmp_path)
+    broken = tmp_path / face_benchmarks.BENCHMARK_FOLDER / "lfw.bin"
+    broken.write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="not an InsightFace verification file"):
+        face_benchmarks.load_benchmark("lfw", root=tmp_path)
+
+
+def test_identity_folder_loader(tmp_path):
+    from PIL import Image
+
+    from advlib.data import face_benchmarks
+
+    with pytest.raises(DataUnavailableError, match="face-train"):
+        face_benchmarks.load_identity_folder(root=tmp_path)
+    for person in ("bob", "alice"):
+        for shot in range(3):
+            path = tmp_path / face_benchmarks.TRAIN_FOLDER / person / f"{shot}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (120, 130), (shot * 40, 0, 0)).save(path)
+    faces = face_benchmarks.load_identity_folder(root=tmp_path, per_identity=2)
+    assert faces.images.shape == (4, 3, 112, 112)
+    assert faces.identities.tolist() == [0, 0, 1, 1] and faces.shots.tolist() == [0, 1, 0, 1]

@@ -1,0 +1,60 @@
+"""Chapter 5's full-scale branch (training identities from the data root; InsightFace's LFW,
+AgeDB-30 and CFP-FP files; RGB faces; eps = 8/255) run end to end on fake files in the real
+formats.
+
+The notebook's code cells are executed in this process with the full-scale parameters; right
+after the setup cell the sizes are cut down (one epoch, two pairs) so the run takes seconds:
+the point is that every full-scale code path runs, not its numbers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import nbformat
+import numpy as np
+import pytest
+from PIL import Image
+from test_faces import _fake_bin
+
+from advlib.data import face_benchmarks
+from advlib.repro import get_chapter
+
+matplotlib.use("Agg")
+
+
+@pytest.mark.slow
+def test_full_scale_branch_runs_on_fake_benchmarks_and_training_faces(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for person in range(4):
+        for shot in range(4):
+            path = root / face_benchmarks.TRAIN_FOLDER / f"id{person:04d}" / f"{shot}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)).save(path)
+    for seed, file in enumerate(face_benchmarks.BENCHMARKS.values()):
+        _fake_bin(root / face_benchmarks.BENCHMARK_FOLDER / file, pairs=4, seed=seed)
+    monkeypatch.setenv("ADVLIB_DATA", str(root))
+    monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+    chapter = get_chapter("05")
+    monkeypatch.chdir(chapter.notebook.parent)
+    notebook = nbformat.read(chapter.notebook, as_version=4)
+    runs = tmp_path / "runs"
+    overrides = f'scale = "full"\ndevice = "cpu"\nseed = 0\nresults_dir = {str(runs)!r}\nepsilon = 0\nepochs = 1\n'
+    namespace: dict = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "remove-cell" in tags:
+            continue
+        exec(compile(overrides if "parameters" in tags else cell.source, chapter.slug, "exec"), namespace)
+        if "SETTINGS" in namespace and namespace["SETTINGS"].get("probe_epochs", 0) > 1:
+            namespace["SETTINGS"].update(probe_epochs=1, uap_epochs=1, white_box=2, dlib_pairs=2, batch=4)
+    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
+    assert record["parameters"]["scale"] == "full"
+    assert namespace["eps"] == pytest.approx(8 / 255) and namespace["channels"] == 3
+    assert set(namespace["test_sets"]) == {"lfw", "agedb_30", "cfp_fp"}
+    assert len(namespace["train"]) == 16, "training faces come from <data root>/face-train"
+    assert all(len(namespace["tables"][name]) == 4 for name in namespace["test_sets"]), "four rows per benchmark"
+    computed = set(record["results"]) | set(record["undefined"])
+    assert computed >= {target.key for target in chapter.targets["full"]}
