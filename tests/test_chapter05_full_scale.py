@@ -34,7 +34,7 @@ def test_full_scale_branch_runs_on_fake_benchmarks_and_training_faces(tmp_path, 
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)).save(path)
     for seed, file in enumerate(face_benchmarks.BENCHMARKS.values()):
-        _fake_bin(root / face_benchmarks.BENCHMARK_FOLDER / file, pairs=4, seed=seed)
+        _fake_bin(root / face_benchmarks.BENCHMARK_FOLDER / file, pairs=6, seed=seed)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
     chapter = get_chapter("05")

@@ -364,6 +364,7 @@ def test_benchmark_loader_names_each_missing_file_and_rejects_bad_ones(tmp_path)
     with pytest.raises(ValueError, match="benchmark must be one of"):
         face_benchmarks.load_benchmark("megaface", root=tmp_path)
     broken = tmp_path / face_benchmarks.BENCHMARK_FOLDER / "lfw.bin"
+    broken.parent.mkdir(parents=True)
     broken.write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="not an InsightFace verification file"):
         face_benchmarks.load_benchmark("lfw", root=tmp_path)
