@@ -41,7 +41,8 @@ def test_full_scale_branch_runs_on_fake_benchmarks_and_training_faces(tmp_path, 
     monkeypatch.chdir(chapter.notebook.parent)
     notebook = nbformat.read(chapter.notebook, as_version=4)
     runs = tmp_path / "runs"
-    overrides = f'scale = "full"\ndevice = "cpu"\nseed = 0\nresults_dir = {str(runs)!r}\nepsilon = 0\nepochs = 1\n'
+    overrides = (f'scale = "full"\ndevice = "cpu"\nseed = 0\nresults_dir = {str(runs)!r}\n'
+                 "n_eval = 0\nepsilon = 0\nepochs = 1\n")
     namespace: dict = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])

@@ -303,6 +303,8 @@ PRIVACY_FILTER = register(
         title="APF: an adversarial privacy filter against face recognition",
         parameters=(
             *COMMON,
+            Parameter("n_eval", int, 0, "genuine test pairs protected and evaluated per test set (0: all of them)",
+                      minimum=0, maximum=100_000),
             Parameter("epsilon", int, 0, "L-inf budget in 8-bit levels (0: the scale default, 16 class, 8 full)",
                       minimum=0, maximum=64),
             Parameter("epochs", int, 0, "epochs of the transfer networks (0: the scale default)",
