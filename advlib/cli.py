@@ -43,7 +43,33 @@ def _doctor(arguments: argparse.Namespace) -> int:
         except DataUnavailableError as error:
             status = f"missing: {error}"
         print(f"  {'ddddocr':>14} [{model}]: {status}")
+    _doctor_faces()
     return 0
+
+
+def _doctor_faces() -> None:
+    """Chapter 5's assets: the ORL faces, FaceNet's graph and cache, dlib, the benchmarks."""
+    from advlib.data import att_faces, face_benchmarks
+    from advlib.errors import DataUnavailableError
+    from advlib.faces import dlib_recognizer, facenet
+
+    checks = {
+        "ORL faces": lambda: att_faces.REPO.ensure(att_faces.REPO.files_under(att_faces.PREFIX), download=False),
+        "FaceNet graph": facenet.graph_path,
+        "dlib models": dlib_recognizer.models_dir,
+    }
+    for name, check in checks.items():
+        try:
+            status = f"ok ({check()})"
+        except DataUnavailableError as error:
+            status = f"missing: {error}"
+        print(f"  {name:>14}: {status}")
+    cache = facenet.weights_path()
+    print(f"  {'FaceNet torch':>14}: {'cached' if cache.is_file() else 'converted on first use'} ({cache})")
+    folder = face_benchmarks.data_root() / face_benchmarks.BENCHMARK_FOLDER
+    for name, file in face_benchmarks.BENCHMARKS.items():
+        status = "ok" if (folder / file).is_file() else "missing (full scale only)"
+        print(f"  {name:>14}: {status} ({folder / file})")
 
 
 def _failed_run(command: str, error: Exception) -> int:
