@@ -124,7 +124,7 @@ def adversarial_batch(
     )
 
 
-def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -132,7 +132,7 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _learning_rate(config: TrainConfig, iteration: int, total: int) -> float:
+def scheduled_learning_rate(config: TrainConfig, iteration: int, total: int) -> float:
     """Constant; the triangular cyclic schedule of fast AT (0 -> lr at mid-run -> 0); or
     ``warmup``: a short linear warm-up (the first 10 % of steps) then a linear decay to 0,
     which spends most of a short run at a high rate and ends it annealed."""
@@ -208,7 +208,7 @@ def train(
     the model), so the same seed gives the same model.
     """
     model.to(device)
-    optimizer = _make_optimizer(model, config)
+    optimizer = make_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     history: list[EpochRecord] = []
     start_epoch = 0
@@ -231,7 +231,7 @@ def train(
         )
         for index, (images, labels) in enumerate(bar):
             for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(config, epoch * batches_per_epoch + index, total)
+                group["lr"] = scheduled_learning_rate(config, epoch * batches_per_epoch + index, total)
             if augment is not None:
                 images = augment(images)
             inputs = adversarial_batch(model, images, labels, config, generator)
