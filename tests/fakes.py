@@ -1,5 +1,5 @@
 """Fake data files in the real on-disk formats (torchvision's MNIST IDX files and CIFAR-10
-pickles), for the tests of full-scale code paths on machines without the real data."""
+pickles, CelebA's folder), for the tests of full-scale code paths on machines without the real data."""
 
 from __future__ import annotations
 
@@ -54,3 +54,50 @@ def fake_cifar10(folder: Path, per_batch: int = 4, test: int = 4, seed: int = 0
     with open(folder / "batches.meta", "wb") as handle:
         pickle.dump({"label_names": CIFAR10_CLASSES}, handle)
     return written
+
+
+CELEBA_ATTRIBUTES = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
+    "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
+    "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open",
+    "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
+    "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
+    "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+)
+
+
+def fake_celeba(folder: Path, splits: tuple[int, int, int] = (6, 3, 3), seed: int = 0) -> np.ndarray:
+    """CelebA's on-disk layout in ``folder`` (torchvision's ``celeba``): random 178x218 JPEGs in
+    ``img_align_celeba/`` and the five annotation files in their real formats (a count line and a
+    header line where the real ones have them, attributes as -1/1). Returns the (N, 40) attributes
+    as 0/1, in file order: the first ``splits[0]`` images are train, then valid, then test.
+
+    Their md5 sums cannot match torchvision's list: callers patch the integrity check.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    count = sum(splits)
+    names = [f"{index + 1:06d}.jpg" for index in range(count)]
+    (folder / "img_align_celeba").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        pixels = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "img_align_celeba" / name, quality=90)
+    attributes = rng.integers(0, 2, (count, len(CELEBA_ATTRIBUTES)))
+    partition = np.repeat(np.arange(3), splits)
+
+    def write(filename: str, header: list[str] | None, rows: list[str]) -> None:
+        lines = ([str(count), " ".join(header) + " "] if header is not None else []) + rows
+        (folder / filename).write_text("\n".join(lines) + "\n")
+
+    write("list_eval_partition.txt", None, [f"{name} {part}" for name, part in zip(names, partition, strict=True)])
+    write("identity_CelebA.txt", None, [f"{name} {1 + index % 4}" for index, name in enumerate(names)])
+    write("list_bbox_celeba.txt", ["image_id", "x_1", "y_1", "width", "height"],
+          [f"{name}    95  71 226 313" for name in names])
+    write("list_landmarks_align_celeba.txt",
+          ["lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y", "leftmouth_x", "leftmouth_y",
+           "rightmouth_x", "rightmouth_y"], [f"{name} 69 109 106 113 77 142 73 152 108 154" for name in names])
+    write("list_attr_celeba.txt", list(CELEBA_ATTRIBUTES),
+          [name + "".join(f" {2 * value - 1:2d}" for value in row)
+           for name, row in zip(names, attributes, strict=True)])
+    return attributes

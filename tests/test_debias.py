@@ -11,6 +11,7 @@ import torch
 
 import advlib
 from advlib.data.biased import BiasedDataset, concatenate, group_counts
+from advlib.data.celeba import load_celeba_biased
 from advlib.data.cmnist import (
     C_MNIST_BIAS_NAMES,
     C_MNIST_COLOURS,
@@ -30,6 +31,7 @@ from advlib.debias import (
     flip_rate,
     train_debiased,
 )
+from advlib.errors import DataUnavailableError
 from advlib.fairness import (
     balanced_accuracy,
     confusion_matrix,
@@ -336,3 +338,60 @@ def test_colour_meter_reads_red_as_zero_brown_as_one_and_halfway_between(grey):
     assert torch.allclose(colour_position((red + brown) / 2, grey), torch.full((len(grey),), 0.5), atol=0.01)
     with pytest.raises(ValueError, match="RGB images"):
         colour_position(red[:, :1], grey)
+
+
+# --- CelebA (full scale) on fake files in the real layout ----------------------------------------
+
+
+@pytest.fixture()
+def fake_celeba_root(tmp_path, monkeypatch):
+    import torchvision
+
+    from tests.fakes import fake_celeba
+
+    attributes = fake_celeba(tmp_path / "celeba", splits=(6, 3, 3))
+    # The fake files cannot match torchvision's MD5 list; everything else is torchvision's own reading.
+    monkeypatch.setattr(torchvision.datasets.CelebA, "_check_integrity", lambda self: True)
+    return tmp_path, attributes
+
+
+def test_celeba_gives_target_and_bias_attributes_per_split(fake_celeba_root):
+    from tests.fakes import CELEBA_ATTRIBUTES
+
+    root, attributes = fake_celeba_root
+    target, bias = CELEBA_ATTRIBUTES.index("Arched_Eyebrows"), CELEBA_ATTRIBUTES.index("Male")
+    for split, rows in (("train", slice(0, 6)), ("valid", slice(6, 9)), ("test", slice(9, 12))):
+        data = load_celeba_biased(split, image_size=32, root=root)
+        assert data.data.images.shape == (rows.stop - rows.start, 3, 32, 32) and data.data.images.dtype == torch.uint8
+        assert torch.equal(data.labels, torch.as_tensor(attributes[rows, target]))
+        assert torch.equal(data.bias, torch.as_tensor(attributes[rows, bias]))
+        assert data.bias_names == ("female", "male") and data.data.classes == ("not Arched_Eyebrows", "Arched_Eyebrows")
+        assert (root / "celeba" / f"advlib_{split}_32.npy").is_file()
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    photo = Image.open(root / "celeba" / "img_align_celeba" / "000010.jpg")  # the first test image
+    expected = v2.Compose([v2.PILToTensor(), v2.CenterCrop(178), v2.Resize(32, antialias=True)])(photo)
+    assert torch.equal(data.data.images[0], expected), "row i of the cache is image i of the split"
+    again = load_celeba_biased("train", image_size=32, root=root)  # from the decoded cache
+    assert torch.equal(again.data.images, load_celeba_biased("train", image_size=32, root=root).data.images)
+    batch = next(again.batches(4, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    assert batch[0].shape == (4, 3, 32, 32) and batch[0].max() <= 1
+
+
+def test_celeba_refuses_bad_requests_and_names_missing_files(fake_celeba_root, tmp_path_factory):
+    root, _ = fake_celeba_root
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_celeba_biased("validation", root=root)
+    with pytest.raises(ValueError, match="not one of CelebA's attributes"):
+        load_celeba_biased("test", target="Arched_Eyebrow", image_size=16, root=root)
+    with pytest.raises(ValueError, match="different attributes"):
+        load_celeba_biased("test", target="Male", image_size=16, root=root)
+    with pytest.raises(ValueError, match="image_size"):
+        load_celeba_biased("test", image_size=512, root=root)
+    (root / "celeba" / "list_attr_celeba.txt").unlink()
+    with pytest.raises(DataUnavailableError, match=r"CelebA \(list_attr_celeba.txt\).*put them in"):
+        load_celeba_biased("test", root=root)
+    empty = tmp_path_factory.mktemp("empty")
+    with pytest.raises(DataUnavailableError, match="img_align_celeba/"):
+        load_celeba_biased("test", root=empty)
