@@ -221,6 +221,11 @@ def bias_dataset(dataset: BiasedDataset) -> ImageDataset:
                         f"{dataset.data.name}_bias", dataset.data.split, dataset.data.scale)
 
 
-def flip_rate(bias_model: torch.nn.Module, flipped: torch.Tensor, intended: torch.Tensor) -> float:
-    """Share of ``flipped`` images that ``bias_model`` reads as the bias value they were aimed at."""
-    return (predict(bias_model, flipped).cpu() == intended.cpu()).float().mean().item()
+def flip_rate(bias_model: torch.nn.Module, flipped: BiasedDataset, *, device: torch.device | str = "cpu",
+              batch_size: int = 500) -> float:
+    """Share of the ``flipped`` images that ``bias_model`` reads as the bias value they were aimed
+    at (their recorded bias), computed batch by batch."""
+    hits = 0
+    for images, _, intended, _ in flipped.batches(batch_size, device=device):
+        hits += int((predict(bias_model, images) == intended).sum())
+    return hits / max(len(flipped), 1)

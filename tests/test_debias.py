@@ -31,6 +31,7 @@ from advlib.debias import (
     flip_rate,
     train_debiased,
 )
+from advlib.debias_table import ROWS, debiasing_table, fairness_on
 from advlib.errors import DataUnavailableError
 from advlib.fairness import (
     balanced_accuracy,
@@ -251,7 +252,7 @@ def test_flips_stay_in_the_budget_and_fool_the_bias_model(fully_biased, colour_r
     assert torch.equal(flipped.labels, fully_biased.labels) and torch.equal(flipped.bias, 1 - fully_biased.bias)
     change = (flipped.data.images.float() - fully_biased.data.images.float()).abs().max() / 255
     assert change <= 0.3 + 1e-6
-    assert flip_rate(colour_reader, flipped.tensors()[0], flipped.bias) > 0.9
+    assert flip_rate(colour_reader, flipped) > 0.9
     images = fully_biased.tensors()[0][:8].clone()
     before = images.clone()
     attack(colour_reader, images, fully_biased.bias[:8])
@@ -395,3 +396,64 @@ def test_celeba_refuses_bad_requests_and_names_missing_files(fake_celeba_root, t
     empty = tmp_path_factory.mktemp("empty")
     with pytest.raises(DataUnavailableError, match="img_align_celeba/"):
         load_celeba_biased("test", root=empty)
+
+
+# --- the table of methods ----------------------------------------------------------------------
+
+
+def _tiny_table(train_set, test_set, **overrides):
+    settings = dict(
+        build_net=lambda: TwoHeadNet(small_cnn_trunk(width=4), 128, 10),
+        build_bias_model=lambda: SmallCNN(in_channels=3, num_classes=2, width=4),
+        training=TrainConfig(epochs=1, batch_size=100),
+        flip=FlipAttack(eps=0.3, steps=1, alpha=0.3),
+        seeds=(0, 1),
+    )
+    settings.update(overrides)
+    return debiasing_table(train_set, test_set, **settings)
+
+
+def test_table_runs_every_row_per_seed_and_marks_undefined_rows(grey, fully_biased, mnist_class):
+    test_set = crossed_test_sets(mnist_class[1].subset(100))
+    test_set = concatenate(list(test_set.values()), "crossed")
+    seen = []
+    table = _tiny_table(fully_biased, test_set, recoloured_set=recoloured(grey, fully_biased),
+                        on_row=lambda row, result: seen.append(row))
+    assert seen == list(ROWS) == list(table)
+    for row in ("under-sampling", "reweighting"):
+        assert "no training sample" in table[row].undefined and not table[row].reports
+        assert math.isnan(table[row].summary()["balanced_accuracy_mean"])
+    for row in ("original", "adversarial debiasing", "recolouring oracle", "AEDA_pre", "AEDA_online", "AEDA_robust"):
+        assert len(table[row].reports) == 2 and not table[row].undefined
+        summary = table[row].summary()
+        values = [report.balanced_accuracy for report in table[row].reports]
+        assert summary["balanced_accuracy_mean"] == pytest.approx(sum(values) / 2)
+        assert summary["balanced_accuracy_std"] == pytest.approx(abs(values[0] - values[1]) / 2)
+    assert len(table["AEDA_pre"].extra["flip_rate"]) == 2
+    first, second = (report.group_accuracy for report in table["original"].reports)
+    assert not torch.equal(first, second), "each seed trains its own model"
+    again = _tiny_table(fully_biased, test_set, rows=("original",), seeds=(0,))
+    assert torch.equal(again["original"].reports[0].group_accuracy, first), "and the same seed the same one"
+
+
+def test_table_defines_resampling_on_a_partly_biased_set_and_refuses_bad_requests(grey, mnist_class):
+    partly = biased_colour_mnist(grey, 0.9, seed=0)
+    test_set = concatenate(list(crossed_test_sets(mnist_class[1].subset(50)).values()), "crossed")
+    table = _tiny_table(partly, test_set, rows=("under-sampling", "reweighting", "recolouring oracle"), seeds=(0,))
+    assert len(table["under-sampling"].reports) == 1 and len(table["reweighting"].reports) == 1
+    assert "no recolouring" in table["recolouring oracle"].undefined
+    with pytest.raises(ValueError, match="unknown rows"):
+        _tiny_table(partly, test_set, rows=("CycleGAN",))
+    with pytest.raises(ValueError, match="at least one seed"):
+        _tiny_table(partly, test_set, seeds=())
+
+
+def test_fairness_on_a_dataset_matches_the_report_on_tensors(grey):
+    advlib.seed_everything(0)
+    net = TwoHeadNet(small_cnn_trunk(width=4), 128, 10)
+    crossed = concatenate(list(crossed_test_sets(grey).values()), "crossed")
+    images, labels, bias = crossed.tensors()
+    with torch.no_grad():
+        direct = fairness_report(net(images).argmax(1), labels, bias, 10)
+    batched = fairness_on(net, crossed, batch_size=64)
+    assert torch.equal(batched.group_accuracy, direct.group_accuracy) and batched.accuracy == direct.accuracy
