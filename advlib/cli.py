@@ -44,6 +44,13 @@ def _doctor(arguments: argparse.Namespace) -> int:
             status = f"missing: {error}"
         print(f"  {'ddddocr':>14} [{model}]: {status}")
     _doctor_faces()
+    from advlib.data import celeba
+
+    try:
+        status = f"ok ({celeba.celeba_folder()})"
+    except DataUnavailableError as error:
+        status = f"missing (full scale only): {error}"
+    print(f"  {'CelebA':>14}: {status}")
     return 0
 
 

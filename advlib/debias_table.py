@@ -43,6 +43,8 @@ class RowResult:
     seconds: float = 0.0
     undefined: str = ""
     extra: dict[str, list[float]] = field(default_factory=dict)
+    model: nn.Module | None = None  # the first seed's trained network, for figures
+    bias_model: nn.Module | None = None  # AEDA_pre's first fixed colour classifier
 
     def summary(self) -> dict[str, float]:
         """Mean and standard deviation (over seeds; 0 for one seed) of bACC, both bias aggregates
@@ -111,6 +113,8 @@ def debiasing_table(
                 result.undefined = str(reason)
                 break
             result.reports.append(fairness_on(model, test_set, device=device))
+            if result.model is None:
+                result.model = model
         result.seconds = time.perf_counter() - began
         results[row] = result
         if on_row is not None:
@@ -157,6 +161,8 @@ def _train_row(row: str, train_set: BiasedDataset, seed: int, build_net: Callabl
         flipped = bias_flipped_copies(bias_model, train_set, flip, generator=torch.Generator().manual_seed(seed),
                                       device=device)
         result.extra.setdefault("flip_rate", []).append(flip_rate(bias_model, flipped, device=device))
+        if result.bias_model is None:
+            result.bias_model = bias_model
         data = concatenate([train_set, flipped], f"{train_set.data.name}_with_flips")
     elif row in ("AEDA_online", "AEDA_robust"):
         method = row.lower()

@@ -429,7 +429,8 @@ def test_table_runs_every_row_per_seed_and_marks_undefined_rows(grey, fully_bias
         values = [report.balanced_accuracy for report in table[row].reports]
         assert summary["balanced_accuracy_mean"] == pytest.approx(sum(values) / 2)
         assert summary["balanced_accuracy_std"] == pytest.approx(abs(values[0] - values[1]) / 2)
-    assert len(table["AEDA_pre"].extra["flip_rate"]) == 2
+    assert len(table["AEDA_pre"].extra["flip_rate"]) == 2 and table["AEDA_pre"].bias_model is not None
+    assert isinstance(table["AEDA_robust"].model, TwoHeadNet) and table["reweighting"].model is None
     first, second = (report.group_accuracy for report in table["original"].reports)
     assert not torch.equal(first, second), "each seed trains its own model"
     again = _tiny_table(fully_biased, test_set, rows=("original",), seeds=(0,))

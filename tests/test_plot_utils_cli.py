@@ -85,3 +85,4 @@ def test_doctor_runs_offline(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out
     assert "mnist [class]: ok (1000 test images)" in out and "cifar10 [full]: missing" in out
     assert "ddddocr [beta]: ok (common.onnx)" in out
+    assert "CelebA: missing (full scale only)" in out and "list_attr_celeba.txt" in out
