@@ -17,6 +17,11 @@ SHARED_DATA := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)/att_faces/s1),)
 export ADVLIB_ATT_FACES_URL ?= file://$(SHARED_DATA)
 endif
+# The same for the ImageNet sample photos (chapter 8): the repository's layout is flat.
+SHARED_IMAGENET_SAMPLES := $(SHARED_DATA)/imagenet-sample-images
+ifneq ($(wildcard $(SHARED_IMAGENET_SAMPLES)/n01440764_tench.JPEG),)
+export ADVLIB_IMAGENET_SAMPLES_URL ?= file://$(SHARED_IMAGENET_SAMPLES)
+endif
 
 .PHONY: all setup test lint bench reproduce vendor book clean
 

@@ -51,7 +51,27 @@ def _doctor(arguments: argparse.Namespace) -> int:
     except DataUnavailableError as error:
         status = f"missing (full scale only): {error}"
     print(f"  {'CelebA':>14}: {status}")
+    _doctor_imagenet()
     return 0
+
+
+def _doctor_imagenet() -> None:
+    """Chapter 8's photos: the ImageNet sample photos (class scale) and ILSVRC2012 (full scale)."""
+    from advlib.data import imagenet_folders, imagenet_samples
+    from advlib.errors import DataUnavailableError
+
+    try:
+        status = f"ok ({imagenet_samples.ensure_photos('even', download=False)})"
+    except DataUnavailableError as error:
+        status = f"missing: {error}"
+    print(f"  {'ImageNet photos':>14}: {status}")
+    for split in ("train", "val"):
+        try:
+            paths, _ = imagenet_folders.split_files(split)
+            status = f"ok ({len(paths)} images)"
+        except DataUnavailableError as error:
+            status = f"missing (full scale only): {error}"
+        print(f"  {'ILSVRC2012':>14} [{split}]: {status}")
 
 
 def _doctor_faces() -> None:

@@ -101,3 +101,20 @@ def fake_celeba(folder: Path, splits: tuple[int, int, int] = (6, 3, 3), seed: in
           [name + "".join(f" {2 * value - 1:2d}" for value in row)
            for name, row in zip(names, attributes, strict=True)])
     return attributes
+
+
+def fake_imagenet(folder: Path, train: dict[int, int], val: dict[int, int], seed: int = 0) -> None:
+    """ILSVRC2012 in the prepared layout under ``folder`` (``train/<wnid>/*.JPEG``,
+    ``val/<wnid>/*.JPEG``): random 320x300 JPEGs, ``train[c]`` and ``val[c]`` of class index c."""
+    from PIL import Image
+
+    from advlib.data.imagenet_folders import wnids
+
+    rng = np.random.default_rng(seed)
+    for split, counts in (("train", train), ("val", val)):
+        for label, count in counts.items():
+            wnid = wnids()[label]
+            (folder / split / wnid).mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                pixels = rng.integers(0, 256, (300, 320, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / split / wnid / f"{wnid}_{index}.JPEG", quality=85)

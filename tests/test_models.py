@@ -145,3 +145,36 @@ def test_torchvision_classifier_failed_download_names_the_cause(tmp_path, monkey
     with pytest.raises(DataUnavailableError, match="network unreachable") as caught:
         torchvision_classifier("resnet18", root=tmp_path, download=True)
     assert str(tmp_path / "checkpoints") in str(caught.value)
+
+
+def test_inception_v3_from_the_data_root_transforms_its_input_as_torchvision_does(tmp_path):
+    """torchvision switches on ``transform_input`` when it loads Inception-v3's weights (they
+    expect inputs in [-1, 1]); built without weights and loaded by hand, the model must too."""
+    import torchvision.models as tv_models
+
+    weights = tv_models.Inception_V3_Weights.DEFAULT
+    (tmp_path / "checkpoints").mkdir()
+    torch.manual_seed(0)
+    network = tv_models.inception_v3(weights=None, init_weights=False)
+    torch.save(network.state_dict(), tmp_path / "checkpoints" / weights.url.rsplit("/", 1)[1])
+    model = torchvision_classifier("inception_v3", root=tmp_path, download=False)
+    assert model.model.transform_input and not model.training
+    reference = tv_models.inception_v3(weights=None, init_weights=False, transform_input=True)
+    reference.load_state_dict(network.state_dict())
+    images = torch.rand(1, 3, 299, 299)
+    normalised = (images - model.mean) / model.std
+    torch.testing.assert_close(model(images), reference.eval()(normalised))
+
+
+def test_channels_last_keeps_the_outputs_and_takes_ordinary_inputs(lite0):
+    import copy
+
+    from advlib.models.normalized import channels_last
+
+    images = load_photo("chelsea")[None, :, :224, :224].contiguous()
+    before = images.clone()
+    fast = channels_last(copy.deepcopy(lite0))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(images), lite0(images), rtol=1e-4, atol=1e-4)
+    assert torch.equal(images, before) and images.is_contiguous()
+    assert fast.model.conv_stem.weight.is_contiguous(memory_format=torch.channels_last)

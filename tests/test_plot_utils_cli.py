@@ -86,3 +86,5 @@ def test_doctor_runs_offline(capsys, monkeypatch, tmp_path):
     assert "mnist [class]: ok (1000 test images)" in out and "cifar10 [full]: missing" in out
     assert "ddddocr [beta]: ok (common.onnx)" in out
     assert "CelebA: missing (full scale only)" in out and "list_attr_celeba.txt" in out
+    assert "ImageNet photos: missing" in out and "ADVLIB_IMAGENET_SAMPLES_URL" in out
+    assert "ILSVRC2012 [val]: missing (full scale only)" in out and "train/<wnid>/*.JPEG" in out

