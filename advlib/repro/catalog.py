@@ -526,3 +526,103 @@ DEBIASING = register(
         },
     )
 )
+
+
+_SPREAD = "clearly: the difference of the mean success rates exceeds the larger spread over placements"
+_PATCH_ORDER = (
+    Target("g2lvap_vs_lavan_margin_min", ">", 0.0,
+           read("S1, Fig. 4", "G2LVAP fools more images than LaVAN at every patch size (28.49 vs 8.90 % at 0.25 % "
+                f"of the image, 90.23 vs 37.79 % at 1 %); {_SPREAD}")),
+    Target("lavan_vs_random_margin_min", ">", 0.0,
+           read("S1, Fig. 4", f"LaVAN fools more images than random-noise patches at every size; {_SPREAD}")),
+    Target("g2lvap_vs_random_margin_min", ">", 0.0,
+           read("S1, Fig. 4", f"G2LVAP fools more images than random-noise patches at every size; {_SPREAD}")),
+    Target("g2lvap_rise_margin", ">", 0.0,
+           read("S1, Fig. 4", "G2LVAP's success rises with the patch's area (the largest trained patch against "
+                f"the smallest); {_SPREAD}")),
+)
+_WHY = (
+    Target("one_same_class_rate", ">", 0.5,
+           read("S1, Table 5", "the patch alone on a black canvas takes the patched photo's class in most "
+                "placements (69.72 % of 17,956)")),
+    Target("many_in_canvas_classes_rate", ">", 0.5,
+           read("S1, Table 6", "on many photos, the patched photo is read as one of the canvas's classes in most "
+                "comparisons (92.94 %)")),
+)
+
+PATCHES = register(
+    Chapter(
+        slug="08_localized_visible_patches",
+        title="Localized visible patches: G2LVAP and LaVAN",
+        parameters=(
+            *COMMON,
+            Parameter("n_eval", int, 0, "test photos every success rate is measured on (0: the scale default)",
+                      minimum=0, maximum=50_000),
+            Parameter("steps", int, 0, "training steps of every generator and LaVAN patch (0: the scale default)",
+                      minimum=0, maximum=100_000),
+            Parameter("repeats", int, 0, "random placements of every success rate (0: the scale default; the "
+                      "paper's 10 at full scale)",
+                      minimum=0, maximum=100),
+            Parameter("stride", int, 0, "step in pixels of the class comparison's sliding patch (0: the scale "
+                      "default)", minimum=0, maximum=299),
+        ),
+        targets={
+            "class": _as_measured(
+            (
+                Target("clean_accuracy", ">", 0.6,
+                       design("EfficientNet-Lite0 names most of the sample photos correctly (over 60 %)")),
+                *_PATCH_ORDER,
+                Target("random_rise_margin", "<=", 0.0,
+                       read("S1, Fig. 4", "a larger random-noise patch does not fool more images (here: the "
+                            f"demonstration patch against the 1 % one); {_SPREAD}")),
+                Target("g2lvap_vs_lavan_margin_demo", ">", 0.0,
+                       read("S1, Fig. 4", f"G2LVAP fools more images than LaVAN (here: at the demonstration size); "
+                            f"{_SPREAD}")),
+                Target("lavan_vs_g2lvap_margin_demo", ">", 0.0,
+                       design(f"within the class budget, LaVAN's directly optimised patch fools more images than "
+                              f"the generator's (at the demonstration size); {_SPREAD}")),
+                Target("lavan_vs_random_margin_demo", ">", 0.0,
+                       read("S1, Fig. 4", f"LaVAN fools more images than random noise (here: at the demonstration "
+                            f"size); {_SPREAD}")),
+                Target("g2lvap_vs_random_margin_demo", ">", 0.0,
+                       read("S1, Fig. 4", f"G2LVAP fools more images than random noise (here: at the "
+                            f"demonstration size); {_SPREAD}")),
+                Target("ssim_mean", "<", 0.1,
+                       read("S1, Table 3", "patches drawn from the generator differ: pairwise SSIM mostly below "
+                            "0.1 (here: the mean over the 15 pairs)")),
+                *_WHY,
+                Target("lavan_many_in_canvas_classes_rate", ">", 0.5,
+                       read("S1, Table 6", "the class comparison's finding, applied to LaVAN's patch: the patched "
+                            "photo is read as one of the canvas's classes in most comparisons")),
+                Target("two_patch_dominant", ">", 0.5,
+                       read("S1, Fig. 9", "with two patches in one photo, the more salient one decides the class "
+                            "(here: the one whose canvas is read more confidently, in most photos)")),
+                Target("content_minus_placement", ">", 0.0,
+                       read("S1, section 4.4", "what the patch shows matters, not where it goes (here: G2LVAP over "
+                            "noise at random places gains more than G2LVAP moved to the most salient place)")),
+            ),
+            g2lvap_vs_lavan_margin_min=False, lavan_vs_random_margin_min=False, g2lvap_vs_random_margin_min=False,
+            random_rise_margin=False, g2lvap_vs_lavan_margin_demo=False, ssim_mean=False, one_same_class_rate=False,
+            many_in_canvas_classes_rate=False, lavan_many_in_canvas_classes_rate=False, two_patch_dominant=False,
+            content_minus_placement=False,
+            ),
+            "full": (
+                *_PATCH_ORDER,
+                Target("g2lvap_success_a025", "~=", 0.2849, read("S1, Fig. 4", "G2LVAP 28.49 +- 2.30 % at 15 px"),
+                       tolerance=0.05),
+                Target("g2lvap_success_a100", "~=", 0.9023, read("S1, Fig. 4", "G2LVAP 90.23 +- 1.91 % at 30 px"),
+                       tolerance=0.05),
+                Target("lavan_success_a025", "~=", 0.089, read("S1, Fig. 4", "LaVAN 8.90 +- 3.42 % at 15 px"),
+                       tolerance=0.05),
+                Target("lavan_success_a100", "~=", 0.3779, read("S1, Fig. 4", "LaVAN 37.79 +- 2.61 % at 30 px"),
+                       tolerance=0.05),
+                Target("one_success_rate", "~=", 0.8778, read("S1, Table 5", "87.78 % of 17,956 placements"),
+                       tolerance=0.05),
+                Target("one_same_class_rate", "~=", 0.6972, read("S1, Table 5", "69.72 % share the canvas's class"),
+                       tolerance=0.05),
+                Target("many_success_rate", "~=", 0.9295, read("S1, Table 6", "92.95 % on 100 test photos"),
+                       tolerance=0.05),
+            ),
+        },
+    )
+)

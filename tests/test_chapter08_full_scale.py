@@ -1,0 +1,74 @@
+"""Chapter 8's full-scale branch (Inception-v3 at 299 px on ILSVRC2012 folders) run end to end
+on fake files: JPEGs in the prepared ImageNet layout and an Inception-v3 checkpoint in
+torchvision's file naming under the data root.
+
+The checkpoint is a random Inception-v3 whose classifier favours class 0, so that the fake
+class-0 photos count as correctly classified (the chapter attacks only those) and the fake
+class-2 photos are filtered out. The notebook's code cells run in this process with the full
+scale's parameters; after the set-up cell the batch and the grids are shrunk, because the
+point is that every full-scale code path runs, not its numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+import nbformat
+import pytest
+import torch
+from fakes import fake_imagenet
+
+from advlib.repro import get_chapter
+
+matplotlib.use("Agg")
+
+
+def _favour_class_zero_checkpoint(root: Path) -> None:
+    import torchvision.models as tv_models
+
+    weights = tv_models.Inception_V3_Weights.DEFAULT
+    torch.manual_seed(0)
+    network = tv_models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+    with torch.no_grad():
+        network.fc.weight.mul_(0.01)
+        network.fc.bias.zero_()
+        network.fc.bias[0] = 30.0
+    (root / "checkpoints").mkdir(parents=True)
+    torch.save(network.state_dict(), root / "checkpoints" / Path(weights.url).name)
+
+
+@pytest.mark.slow
+def test_full_scale_branch_runs_on_fake_imagenet_with_inception_v3(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    fake_imagenet(root / "imagenet", train={0: 20, 2: 20}, val={0: 4, 2: 2})
+    _favour_class_zero_checkpoint(root)
+    monkeypatch.setenv("ADVLIB_DATA", str(root))
+    monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+    chapter = get_chapter("08")
+    monkeypatch.chdir(chapter.notebook.parent)
+    notebook = nbformat.read(chapter.notebook, as_version=4)
+    runs = tmp_path / "runs"
+    overrides = (f"scale = \"full\"\ndevice = \"cpu\"\nseed = 0\nresults_dir = {str(runs)!r}\nn_eval = 6\n"
+                 "steps = 1\nrepeats = 1\nstride = 150\n")
+    namespace: dict = {"__name__": "__main__", "display": lambda *args: None}
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "remove-cell" in tags:
+            continue
+        where = f"{chapter.slug} cell {notebook.cells.index(cell)}"  # named in tracebacks
+        exec(compile(overrides if "parameters" in tags else cell.source, where, "exec"), namespace)
+        if "SETTINGS" in namespace and "shrunk" not in namespace:
+            namespace["SETTINGS"].update(batch=2, many_stride=150, grid=150)
+            namespace["shrunk"] = True
+    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
+    assert record["parameters"]["scale"] == "full"
+    assert namespace["SIZES"] == (15, 20, 25, 30), "the paper's patch sides at 299 px"
+    assert type(namespace["model"].model).__name__ == "Inception3"
+    assert len(namespace["train_labels"]) == 20 and set(namespace["train_labels"].tolist()) == {0}
+    assert namespace["test_images"].shape == (4, 3, 299, 299), "all 6 val photos drawn, the 4 of class 0 kept"
+    assert set(namespace["test_labels"].tolist()) == {0}
+    assert namespace["one"].positions.shape[0] == 4  # (299 - 30) // 150 + 1 = 2 per axis
+    computed = set(record["results"]) | set(record["undefined"])
+    assert computed >= {target.key for target in chapter.targets["full"]}
