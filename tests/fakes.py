@@ -1,12 +1,16 @@
 """Fake data files in the real on-disk formats (torchvision's MNIST IDX files and CIFAR-10
-pickles, CelebA's folder), for the tests of full-scale code paths on machines without the real data."""
+pickles, CelebA's folder, ImageNet folders), for the tests of full-scale code paths on machines without
+the real data, and the runner that executes a chapter's code cells at full scale on them."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import numpy as np
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -118,3 +122,38 @@ def fake_imagenet(folder: Path, train: dict[int, int], val: dict[int, int], seed
             for index in range(count):
                 pixels = rng.integers(0, 256, (300, 320, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(folder / split / wnid / f"{wnid}_{index}.JPEG", quality=85)
+
+
+def run_full_scale_cells(
+    chapter_number: str,
+    monkeypatch,
+    runs: Path,
+    parameters: dict,
+    after_cell: Callable[[dict], None] | None = None,
+) -> tuple[dict, dict]:
+    """Run a chapter's code cells in this process at full scale on CPU and return the
+    cells' namespace and the results record the chapter wrote under ``runs``.
+
+    The parameters cell is replaced by ``parameters`` (plus scale, device, seed and
+    results_dir); cells tagged remove-cell (installation) are skipped. ``after_cell`` is
+    called with the namespace after every cell, so a test can shrink settings once the set-up
+    cell has defined them. Tracebacks name the cell's index in the notebook.
+    """
+    from advlib.repro import get_chapter
+
+    chapter = get_chapter(chapter_number)
+    monkeypatch.chdir(chapter.notebook.parent)
+    notebook = nbformat.read(chapter.notebook, as_version=4)
+    values = {"scale": "full", "device": "cpu", "seed": 0, "results_dir": str(runs), **parameters}
+    overrides = "".join(f"{name} = {value!r}\n" for name, value in values.items())
+    namespace: dict = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
+    for index, cell in enumerate(notebook.cells):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "remove-cell" in tags:
+            continue
+        source = overrides if "parameters" in tags else cell.source
+        exec(compile(source, f"{chapter.slug} cell {index}", "exec"), namespace)
+        if after_cell is not None:
+            after_cell(namespace)
+    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
+    return namespace, record

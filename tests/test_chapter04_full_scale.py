@@ -9,13 +9,10 @@ minute on 2 cores; the point is that every full-scale code path runs, not its nu
 
 from __future__ import annotations
 
-import json
-
 import matplotlib
-import nbformat
 import pytest
 import torchvision.datasets as tv_datasets
-from fakes import fake_cifar10, fake_idx_set
+from fakes import fake_cifar10, fake_idx_set, run_full_scale_cells
 
 from advlib.repro import get_chapter
 
@@ -30,19 +27,9 @@ def test_full_scale_branch_runs_on_fake_mnist_and_cifar10(tmp_path, monkeypatch)
     monkeypatch.setattr(tv_datasets.cifar, "check_integrity", lambda path, md5=None: True)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+    namespace, record = run_full_scale_cells(
+        "04", monkeypatch, tmp_path / "runs", dict(n_eval=1000, n_train=0, epochs=1))
     chapter = get_chapter("04")
-    monkeypatch.chdir(chapter.notebook.parent)
-    notebook = nbformat.read(chapter.notebook, as_version=4)
-    runs = tmp_path / "runs"
-    overrides = (f"scale = \"full\"\ndevice = \"cpu\"\nseed = 0\nresults_dir = {str(runs)!r}\nn_eval = 1000\n"
-                 "n_train = 0\nepochs = 1\n")
-    namespace: dict = {"__name__": "__main__"}
-    for cell in notebook.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "remove-cell" in tags:
-            continue
-        exec(compile(overrides if "parameters" in tags else cell.source, chapter.slug, "exec"), namespace)
-    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
     assert record["parameters"]["scale"] == "full"
     assert namespace["base_train"].name == "cifar10" and namespace["largest"] == pytest.approx(8 / 255)
     assert type(namespace["crafter"].model).__name__ == "ResNet18"

@@ -9,12 +9,10 @@ the point is that every full-scale code path runs, not its numbers.
 
 from __future__ import annotations
 
-import json
-
 import matplotlib
-import nbformat
 import numpy as np
 import pytest
+from fakes import run_full_scale_cells
 from PIL import Image
 from test_faces import _fake_bin
 
@@ -37,21 +35,14 @@ def test_full_scale_branch_runs_on_fake_benchmarks_and_training_faces(tmp_path, 
         _fake_bin(root / face_benchmarks.BENCHMARK_FOLDER / file, pairs=6, seed=seed)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
-    chapter = get_chapter("05")
-    monkeypatch.chdir(chapter.notebook.parent)
-    notebook = nbformat.read(chapter.notebook, as_version=4)
-    runs = tmp_path / "runs"
-    overrides = (f'scale = "full"\ndevice = "cpu"\nseed = 0\nresults_dir = {str(runs)!r}\n'
-                 "n_eval = 0\nepsilon = 0\nepochs = 1\n")
-    namespace: dict = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
-    for cell in notebook.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "remove-cell" in tags:
-            continue
-        exec(compile(overrides if "parameters" in tags else cell.source, chapter.slug, "exec"), namespace)
+
+    def shrink(namespace: dict) -> None:  # one epoch and a few pairs: every code path, not its numbers
         if "SETTINGS" in namespace and namespace["SETTINGS"].get("probe_epochs", 0) > 1:
             namespace["SETTINGS"].update(probe_epochs=1, uap_epochs=1, white_box=2, dlib_pairs=2, batch=4)
-    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
+
+    namespace, record = run_full_scale_cells(
+        "05", monkeypatch, tmp_path / "runs", dict(n_eval=0, epsilon=0, epochs=1), after_cell=shrink)
+    chapter = get_chapter("05")
     assert record["parameters"]["scale"] == "full"
     assert namespace["eps"] == pytest.approx(8 / 255) and namespace["channels"] == 3
     assert set(namespace["test_sets"]) == {"lfw", "agedb_30", "cfp_fp"}

@@ -9,13 +9,10 @@ full-scale code path runs, not its numbers.
 
 from __future__ import annotations
 
-import json
-
 import matplotlib
-import nbformat
 import pytest
 import torchvision
-from fakes import fake_celeba, fake_idx_set
+from fakes import fake_celeba, fake_idx_set, run_full_scale_cells
 
 from advlib.repro import get_chapter
 
@@ -30,19 +27,9 @@ def test_full_scale_branch_runs_on_fake_mnist_and_celeba(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets.CelebA, "_check_integrity", lambda self: True)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+    namespace, record = run_full_scale_cells(
+        "07", monkeypatch, tmp_path / "runs", dict(n_eval=0, n_train=0, epochs=1, flip_eps=0.0, repeats=1))
     chapter = get_chapter("07")
-    monkeypatch.chdir(chapter.notebook.parent)
-    notebook = nbformat.read(chapter.notebook, as_version=4)
-    runs = tmp_path / "runs"
-    overrides = (f"scale = \"full\"\ndevice = \"cpu\"\nseed = 0\nresults_dir = {str(runs)!r}\nn_eval = 0\n"
-                 "n_train = 0\nepochs = 1\nflip_eps = 0.0\nrepeats = 1\n")
-    namespace: dict = {"__name__": "__main__", "display": lambda *args: None}
-    for cell in notebook.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "remove-cell" in tags:
-            continue
-        exec(compile(overrides if "parameters" in tags else cell.source, chapter.slug, "exec"), namespace)
-    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
     assert record["parameters"]["scale"] == "full"
     assert len(namespace["fully_biased"]) == 120, "C-MNIST at full scale reads torchvision's MNIST files"
     celeba = namespace["celeba"]

@@ -11,14 +11,12 @@ point is that every full-scale code path runs, not its numbers.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
-import nbformat
 import pytest
 import torch
-from fakes import fake_imagenet
+from fakes import fake_imagenet, run_full_scale_cells
 
 from advlib.repro import get_chapter
 
@@ -46,23 +44,14 @@ def test_full_scale_branch_runs_on_fake_imagenet_with_inception_v3(tmp_path, mon
     _favour_class_zero_checkpoint(root)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
-    chapter = get_chapter("08")
-    monkeypatch.chdir(chapter.notebook.parent)
-    notebook = nbformat.read(chapter.notebook, as_version=4)
-    runs = tmp_path / "runs"
-    overrides = (f"scale = \"full\"\ndevice = \"cpu\"\nseed = 0\nresults_dir = {str(runs)!r}\nn_eval = 6\n"
-                 "steps = 1\nrepeats = 1\nstride = 150\n")
-    namespace: dict = {"__name__": "__main__", "display": lambda *args: None}
-    for cell in notebook.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "remove-cell" in tags:
-            continue
-        where = f"{chapter.slug} cell {notebook.cells.index(cell)}"  # named in tracebacks
-        exec(compile(overrides if "parameters" in tags else cell.source, where, "exec"), namespace)
-        if "SETTINGS" in namespace and "shrunk" not in namespace:
+
+    def shrink(namespace: dict) -> None:  # every full-scale code path runs, not its numbers
+        if "SETTINGS" in namespace:
             namespace["SETTINGS"].update(batch=2, many_stride=150, grid=150)
-            namespace["shrunk"] = True
-    record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
+
+    namespace, record = run_full_scale_cells(
+        "08", monkeypatch, tmp_path / "runs", dict(n_eval=6, steps=1, repeats=1, stride=150), after_cell=shrink)
+    chapter = get_chapter("08")
     assert record["parameters"]["scale"] == "full"
     assert namespace["SIZES"] == (15, 20, 25, 30), "the paper's patch sides at 299 px"
     assert type(namespace["model"].model).__name__ == "Inception3"
