@@ -11,6 +11,8 @@ adversarial examples from an inner attack. The methods differ only in that inner
 | fgsm_rs   | FGSM from a uniform random start, step 1.25 eps       | 2              |
 |           | (Wong, Rice and Kolter, ICLR 2020, "fast AT")          |                |
 | pgd       | PGD-k with random start (Madry et al., ICLR 2018)     | k + 1          |
+| semantic  | the semantic attack, k joint steps on attributes and  | k + 1          |
+|           | pixels (:mod:`advlib.attacks.semantic`, seed S4)      |                |
 
 The inner attack runs the model in eval mode (see :func:`advlib.utils.frozen_eval`).
 """
@@ -29,11 +31,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from advlib.attacks import iterative_attack
+from advlib.attacks import iterative_attack, semantic_attack
 from advlib.data.dataset import ImageDataset
 from advlib.utils import atomic_path
 
-METHODS = ("natural", "fgsm", "fgsm_rs", "pgd")
+METHODS = ("natural", "fgsm", "fgsm_rs", "pgd", "semantic")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cyclic", "warmup")
 
@@ -43,7 +45,8 @@ class TrainConfig:
     """Everything that determines a training run (recorded in checkpoints).
 
     ``alpha=None`` picks each method's standard step: ``eps`` for fgsm, ``1.25 * eps`` for
-    fgsm_rs, ``2.5 * eps / attack_steps`` for pgd.
+    fgsm_rs, ``2.5 * eps / attack_steps`` for pgd and semantic (whose attributes move by a
+    tenth of their range per step, the attack's default).
     """
 
     method: str = "natural"
@@ -118,6 +121,8 @@ def adversarial_batch(
         return iterative_attack(
             model, images, labels, eps=config.eps, alpha=alpha, steps=1, random_start=True, generator=generator
         )
+    if config.method == "semantic":
+        return semantic_attack(model, images, labels, eps=config.eps, alpha=alpha, steps=config.attack_steps).images
     return iterative_attack(
         model, images, labels, eps=config.eps, alpha=alpha, steps=config.attack_steps,
         random_start=True, generator=generator,
@@ -189,6 +194,7 @@ def train(
     resume: bool = True,
     epoch_callback: EpochCallback | None = None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    class_weights: torch.Tensor | None = None,
     progress: bool = True,
 ) -> list[EpochRecord]:
     """Train ``model`` in place on ``dataset`` with ``config``; return one record per epoch.
@@ -202,11 +208,17 @@ def train(
         augment: applied to every training batch before the (adversarial) inputs are made,
             e.g. random rotations, so the model learns the transforms it will meet.
             It brings its own random generator; it is not part of a resumable checkpoint.
+        class_weights: one weight per class in the cross-entropy (re-weighting against class
+            imbalance); like ``augment``, a property of the data, not of the checkpoint.
 
     Shuffling and random starts draw from a generator seeded with ``config.seed``; the
     initial weights are the caller's (call :func:`advlib.seed_everything` before building
     the model), so the same seed gives the same model.
     """
+    if class_weights is not None:
+        if class_weights.dim() != 1 or not torch.isfinite(class_weights).all() or (class_weights < 0).any():
+            raise ValueError("class_weights must be a 1-d tensor of finite weights >= 0, one per class")
+        class_weights = class_weights.to(device=device, dtype=torch.float32)
     model.to(device)
     optimizer = make_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -236,7 +248,7 @@ def train(
                 images = augment(images)
             inputs = adversarial_batch(model, images, labels, config, generator)
             logits = model(inputs)
-            loss = F.cross_entropy(logits, labels)
+            loss = F.cross_entropy(logits, labels, weight=class_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -106,6 +106,43 @@ def test_adversarial_batches_stay_in_the_ball(smoke):
         assert (adv - x).abs().max() <= 0.1 + 1e-6 and not torch.equal(adv, x)
 
 
+def test_semantic_batches_keep_the_pixel_budget_around_the_transformed_digits(smoke):
+    """The semantic method trains on transformed digits plus at most eps of pixel change."""
+    from advlib.attacks.semantic import apply_attributes
+
+    model = _fresh()
+    x, y = smoke[1].tensors()
+    x, y = x[:8], y[:8]
+    config = TrainConfig(method="semantic", eps=0.1, attack_steps=3)
+    adv = adversarial_batch(model, x, y, config)
+    assert adv.shape == x.shape and adv.min() >= 0 and adv.max() <= 1 and not torch.equal(adv, x)
+    assert config.step_size() == pytest.approx(2.5 * 0.1 / 3)
+    assert (adv - x).abs().max() > 0.1, "the attributes move the digits beyond the pixel budget"
+    from advlib.attacks import semantic_attack
+
+    result = semantic_attack(model, x, y, eps=0.1, alpha=config.step_size(), steps=3)
+    assert torch.equal(adv, result.images)
+    torch.testing.assert_close(apply_attributes(x, result.normalised, result.names), result.transformed)
+
+
+def test_class_weights_enter_the_loss_and_are_checked(smoke):
+    """Weighting one class by zero is the same as never showing its digits' loss: its
+    weights' gradient then come from the other classes only, so the model forgets it."""
+    train_set, test_set = smoke
+    x, y = test_set.tensors()
+    config = TrainConfig(epochs=2, lr=3e-3, batch_size=64)
+    model = _fresh()
+    weights = torch.ones(10)
+    weights[3] = 0.0
+    train(model, train_set, config, class_weights=weights, progress=False)
+    with torch.no_grad():
+        predictions = model(x).argmax(1)
+    assert (predictions == 3).sum().item() == 0, "a class with zero weight is never learnt"
+    assert accuracy(model, x[y != 3], y[y != 3]) > 0.7
+    with pytest.raises(ValueError, match="class_weights"):
+        train(_fresh(), train_set, config, class_weights=torch.tensor([1.0, -1.0]), progress=False)
+
+
 @pytest.mark.slow
 def test_pgd_training_makes_the_model_more_robust(smoke):
     train_set, test_set = smoke

@@ -18,6 +18,7 @@ from advlib.attacks.iterative import (
     project,
 )
 from advlib.attacks.losses import cross_entropy_objective, is_adversarial, margin_objective
+from advlib.attacks.semantic import SemanticAttack, apply_attributes, semantic_attack
 from advlib.attacks.wrappers import BPDA, EOT, Ensemble, Preprocessed
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "EOT",
     "Ensemble",
     "Preprocessed",
+    "SemanticAttack",
+    "apply_attributes",
     "bim",
     "cross_entropy_objective",
     "cw_l2",
@@ -38,4 +41,5 @@ __all__ = [
     "mifgsm",
     "pgd",
     "project",
+    "semantic_attack",
 ]

@@ -1,0 +1,91 @@
+"""Transfer of adversarial examples: craft on source models, count the misreadings of targets.
+
+A black-box attacker who cannot query the victim crafts on models of their own and hopes the
+examples *transfer* (survey, seed S2). Measuring it is one loop, written once here so that
+chapter 1 (two MNIST CNNs) and chapter 9 (ImageNet models) count the same thing: for every
+seed, every source and every target, the share of images the target misclassifies. The
+caller passes images that every model reads correctly, so a "success" on a target is the
+attack's doing and not a mistake the target already made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from advlib.evaluate import predict
+
+# craft(model, images, labels, generator) -> adversarial images; the generator carries the
+# seed into the attacks whose steps are random (input diversity).
+Craft = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TransferTable:
+    """Success rates, shape (seeds, sources, targets): the share of images each target
+    misclassifies after crafting on each source with each seed."""
+
+    success: torch.Tensor
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+    def mean(self) -> pd.DataFrame:
+        """Mean over seeds, sources as rows and targets as columns."""
+        return pd.DataFrame(self.success.mean(0).numpy(), index=list(self.sources), columns=list(self.targets))
+
+    def std(self) -> pd.DataFrame:
+        """Standard deviation over seeds (n - 1 in the denominator; 0 with one seed)."""
+        spread = self.success.std(0) if len(self.seeds) > 1 else torch.zeros_like(self.success[0])
+        return pd.DataFrame(spread.numpy(), index=list(self.sources), columns=list(self.targets))
+
+    def formatted(self) -> pd.DataFrame:
+        """'mean +- std' in per cent (the mean alone with one seed), for printing."""
+        mean, std = self.mean() * 100, self.std() * 100
+        if len(self.seeds) == 1:
+            return mean.map(lambda value: f"{value:.1f}")
+        return mean.combine(std, lambda m, s: m.map("{:.1f}".format) + " ± " + s.map("{:.1f}".format))
+
+
+def transfer_table(
+    craft: Craft,
+    sources: Mapping[str, nn.Module],
+    targets: Mapping[str, nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    seeds: Sequence[int] = (0,),
+    batch_size: int = 16,
+) -> TransferTable:
+    """Craft on every source with every seed (in batches), and count each target's errors.
+
+    A target that is also a source gives the white-box success on the diagonal. Deterministic
+    attacks need one seed; attacks with random steps are run once per seed, each seed
+    restarting its generator, so a table is reproducible from its seeds.
+    """
+    if not sources or not targets:
+        raise ValueError("transfer_table needs at least one source and one target model")
+    if images.dim() != 4 or labels.shape != (images.shape[0],):
+        raise ValueError(f"images must be (N, C, H, W) and labels (N,), got {tuple(images.shape)} "
+                         f"and {tuple(labels.shape)}")
+    seeds = tuple(seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
+        raise ValueError(f"seeds must be distinct ints, at least one, got {seeds!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    success = torch.zeros(len(seeds), len(sources), len(targets))
+    for seed_index, seed in enumerate(seeds):
+        for source_index, source in enumerate(sources.values()):
+            generator = torch.Generator().manual_seed(seed)
+            adversarial = torch.cat([
+                craft(source, images[start : start + batch_size], labels[start : start + batch_size], generator)
+                for start in range(0, len(images), batch_size)
+            ])
+            for target_index, target in enumerate(targets.values()):
+                wrong = predict(target, adversarial, batch_size=batch_size) != labels
+                success[seed_index, source_index, target_index] = wrong.float().mean()
+    return TransferTable(success, tuple(sources), tuple(targets), seeds)
