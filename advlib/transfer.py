@@ -12,16 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 import torch
 from torch import nn
 
-from advlib.evaluate import predict
+from advlib.evaluate import attack_in_batches, predict
 
 # craft(model, images, labels, generator) -> adversarial images; the generator carries the
 # seed into the attacks whose steps are random (input diversity).
 Craft = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _with_generator(craft: Craft, generator: torch.Generator, model: nn.Module, images: torch.Tensor,
+                    labels: torch.Tensor) -> torch.Tensor:
+    """``craft`` with its generator bound: the three-argument attack ``attack_in_batches`` runs."""
+    return craft(model, images, labels, generator)
 
 
 @dataclass(frozen=True)
@@ -75,16 +82,12 @@ def transfer_table(
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
         raise ValueError(f"seeds must be distinct ints, at least one, got {seeds!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     success = torch.zeros(len(seeds), len(sources), len(targets))
     for seed_index, seed in enumerate(seeds):
         for source_index, source in enumerate(sources.values()):
             generator = torch.Generator().manual_seed(seed)
-            adversarial = torch.cat([
-                craft(source, images[start : start + batch_size], labels[start : start + batch_size], generator)
-                for start in range(0, len(images), batch_size)
-            ])
+            adversarial = attack_in_batches(source, images, labels, partial(_with_generator, craft, generator),
+                                            batch_size)
             for target_index, target in enumerate(targets.values()):
                 wrong = predict(target, adversarial, batch_size=batch_size) != labels
                 success[seed_index, source_index, target_index] = wrong.float().mean()

