@@ -10,6 +10,7 @@ import torch
 from advlib.attacks import pgd
 from advlib.attacks.semantic import (
     ATTRIBUTES,
+    SemanticAttack,
     apply_attributes,
     attribute_values,
     default_attributes,
@@ -110,6 +111,39 @@ def test_the_attributes_add_strength_over_the_same_pixel_budget(cnn, mnist_class
     assert joint > pgd_success + 0.1, (joint, pgd_success)
 
 
+def test_random_start_makes_copies_of_one_image_different_and_keeps_the_budget(cnn, test_batch):
+    """Augmenting a rare class needs many different examples from few images: from the identity
+    every copy would end in the same place, from random starts they do not."""
+    copies = test_batch[0][:1].repeat(6, 1, 1, 1)
+    labels = test_batch[1][:1].repeat(6)
+    fixed = semantic_attack(cnn, copies, labels, eps=0.0, steps=3)
+    assert torch.equal(fixed.transformed[0], fixed.transformed[5]), "from the identity the copies coincide"
+    draws = torch.Generator().manual_seed(0)
+    spread = semantic_attack(cnn, copies, labels, eps=0.05, alpha=0.01, steps=3, random_start=True, generator=draws)
+    assert len({tuple(row.tolist()) for row in spread.normalised}) == 6
+    assert spread.normalised.abs().max() <= 1
+    assert (spread.images - spread.transformed).abs().max() <= 0.05 + 1e-6
+    again = semantic_attack(cnn, copies, labels, eps=0.05, alpha=0.01, steps=3, random_start=True,
+                            generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again.images, spread.images), "the generator fixes the starts"
+    with pytest.raises(ValueError, match="only used with random_start"):
+        semantic_attack(cnn, copies, labels, generator=draws)
+
+
+def test_the_pixel_perturbation_moves_with_the_warp():
+    """A shift of whole pixels moves the scene and the perturbation on it together: the
+    result is the shifted (perturbed) image, not a fixed pattern over a moved scene."""
+    from advlib.attacks.semantic import _render
+
+    torch.manual_seed(0)
+    image = torch.rand(1, 1, 20, 20) * 0.5 + 0.25
+    delta = (torch.rand(1, 1, 20, 20) - 0.5) * 0.1
+    two_pixels = torch.tensor([[2 / 20 / ATTRIBUTES["shift_x"].radius]])  # shift_x in units of its radius
+    moved = _render(image, two_pixels, ("shift_x",), "zeros", delta)
+    torch.testing.assert_close(moved[..., 2:], (image + delta)[..., :-2], atol=1e-5, rtol=0)
+    assert (moved - _render(image, two_pixels, ("shift_x",), "zeros")).abs().max() <= 0.05 + 1e-6
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -134,3 +168,15 @@ def test_bad_coordinates_and_labels_are_clear_errors(cnn):
         apply_attributes(torch.rand(2, 1, 8, 8), torch.zeros(2, 3), ("rotation",))
     with pytest.raises(ValueError, match="labels"):
         semantic_attack(cnn, torch.rand(2, 1, 28, 28), torch.tensor([1, 2, 3]))
+
+
+def test_batches_give_the_same_outcome_as_one_pass(cnn, test_batch):
+    images, labels = test_batch[0][:10], test_batch[1][:10]
+    whole = semantic_attack(cnn, images, labels, eps=0.05, alpha=0.01, steps=3)
+    batched = semantic_attack(cnn, images, labels, eps=0.05, alpha=0.01, steps=3, batch_size=4)
+    torch.testing.assert_close(batched.images, whole.images, atol=1e-5, rtol=0)
+    assert torch.equal(batched.success, whole.success) and batched.names == whole.names
+    with pytest.raises(ValueError, match="batch_size"):
+        semantic_attack(cnn, images, labels, batch_size=0)
+    with pytest.raises(ValueError, match="nothing"):
+        SemanticAttack.concatenate([])
