@@ -163,6 +163,23 @@ def test_g2lvap_splits_draw_per_class_training_photos_and_disjoint_val_sets(tmp_
         folders.g2lvap_splits(32, train_per_class=2, validation=5, test=5, root=tmp_path)
 
 
+def test_val_sample_draws_distinct_photos_reproducibly_with_their_classes(tmp_path):
+    from fakes import fake_imagenet
+
+    from advlib.data import imagenet_folders as folders
+
+    fake_imagenet(tmp_path / "imagenet", train={}, val={0: 3, 5: 2})
+    images, labels = folders.val_sample(32, 4, seed=1, root=tmp_path)
+    assert len(set(images.paths)) == 4 and images[:].shape == (4, 3, 32, 32)
+    assert all(path.parent.name == folders.wnids()[label] for path, label in zip(images.paths, labels.tolist(),
+                                                                                  strict=True))
+    assert folders.val_sample(32, 4, seed=1, root=tmp_path)[0].paths == images.paths
+    with pytest.raises(ValueError, match="val holds 5"):
+        folders.val_sample(32, 6, root=tmp_path)
+    with pytest.raises(ValueError, match="at least 1"):
+        folders.val_sample(32, 0, root=tmp_path)
+
+
 def test_imagenet_folders_reject_missing_data_and_foreign_folders(tmp_path):
     from advlib.data import imagenet_folders as folders
 

@@ -168,3 +168,17 @@ def g2lvap_splits(
 
     return PatchSplits(lazy(train_paths, chosen), train_labels[chosen], lazy(val_paths, picked_val),
                        val_labels[picked_val], lazy(val_paths, picked_test), val_labels[picked_test])
+
+
+def val_sample(
+    size: int, count: int, *, seed: int = 0, root: str | Path | None = None
+) -> tuple[LazyImages, torch.Tensor]:
+    """``count`` validation photos drawn at random with ``seed`` (lazy, ``size`` px) and their
+    class indices: the evaluation set of full-scale attacks that need no training photos."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    paths, labels = split_files("val", root)
+    if count > len(paths):
+        raise ValueError(f"asked for {count} validation photos, but val holds {len(paths)}")
+    picked = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed))[:count]
+    return LazyImages(tuple(paths[i] for i in picked.tolist()), size), labels[picked]
