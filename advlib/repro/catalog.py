@@ -626,3 +626,64 @@ PATCHES = register(
         },
     )
 )
+
+_S4 = "S4 (Luo et al. 2023, abstract)"
+_TRANSFER = (
+    Target("mi_minus_ifgsm_transfer", ">", 0.0,
+           abstract("Dong et al. 2018", "momentum makes adversarial examples more transferable (ImageNet models); "
+                    "here: MI-FGSM's transfer success minus I-FGSM's, over the two target models")),
+    Target("di_minus_ifgsm_transfer_margin", ">", 0.0,
+           readme("Xie et al. 2019, cihangxie/DI-2-FGSM",
+                  f"input diversity makes adversarial examples much more transferable than I-FGSM; {_CLEARLY}")),
+    Target("mdi_minus_ifgsm_transfer_margin", ">", 0.0,
+           readme("Xie et al. 2019, cihangxie/DI-2-FGSM",
+                  f"momentum added to input diversity improves transferability further; {_CLEARLY}")),
+    Target("ensemble_minus_single_transfer_margin", ">", 0.0,
+           readme("Xie et al. 2019, cihangxie/DI-2-FGSM",
+                  "attacking several networks at once improves transferability further (here: M-DI2-FGSM from "
+                  "Lite0+Lite1 against M-DI2-FGSM from Lite0 alone, on Lite2, at eps 4/255 where one source "
+                  f"does not already fool nearly every photo); {_CLEARLY}")),
+)
+
+TRANSFER_AND_SEMANTIC = register(
+    Chapter(
+        slug="09_transfer_and_semantic_attacks",
+        title="Attacks that transfer, and attacks that mean something",
+        parameters=(
+            *COMMON,
+            Parameter("n_eval", int, 0, "photos attacked in the transfer and semantic experiments (0: the scale "
+                      "default)", minimum=0, maximum=50_000),
+            Parameter("repeats", int, 0, "seeds of every attack with random steps (0: the scale default)",
+                      minimum=0, maximum=100),
+            EPOCHS,
+        ),
+        targets={
+            "class": (
+                Target("models_min_clean_accuracy", ">", 0.8,
+                       design("EfficientNet-Lite0, Lite1 and Lite2 each read over 80 % of the sample photos")),
+                Target("white_box_ifgsm", ">", 0.95,
+                       design("I-FGSM at 16/255 fools the source model on over 95 % of the photos")),
+                *_TRANSFER,
+                Target("sia_minus_pgd_mnist", ">", 0.0,
+                       abstract(_S4, "the semantic attack succeeds more often than baselines (here: than PGD with "
+                                "the same pixel budget, on MNIST)")),
+                Target("sia_minus_pgd_imagenet", ">", 0.0,
+                       abstract(_S4, "the semantic attack succeeds more often than baselines (here: than PGD with "
+                                "the same pixel budget, on the ImageNet photos)"), expect=False),
+                Target("sia_colour_minus_pgd_imagenet", ">", 0.0,
+                       design("on the photos, the semantic attack restricted to the colour attributes succeeds "
+                              "more often than PGD with the same pixel budget")),
+                Target("sia_at_minus_natural_pgd", ">", 0.0,
+                       abstract(_S4, "adversarial training on semantic examples improves robustness to gradient "
+                                "attacks (here: accuracy under PGD-20 at eps 0.1, against natural training)")),
+                Target("sia_aug_minus_reweight_recall", ">", 0.0,
+                       abstract(_S4, "augmenting an under-represented class with semantic examples beats "
+                                "re-balancing baselines (here: the rare class's recall against re-weighting)"),
+                       expect=False),
+                Target("sia_aug_minus_plain_recall", ">", 0.0,
+                       design("semantic augmentation raises the rare class's recall over no augmentation")),
+            ),
+            "full": _TRANSFER,
+        },
+    )
+)

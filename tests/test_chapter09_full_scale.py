@@ -1,0 +1,66 @@
+"""Chapter 9's full-scale branch run end to end on fake files: ILSVRC2012 validation folders
+with ResNet-50, Inception-v3 and ViT-B/16 checkpoints in torchvision's file naming, and
+torchvision's MNIST files for the semantic-attack experiments.
+
+Every checkpoint is a random network whose classifier favours class 0, so that the fake
+class-0 photos count as read right by all three models (the chapter attacks only those) and
+the class-3 photos are filtered out. The notebook's code cells run in this process with the
+full scale's parameters; after the set-up cell the candidate pool and batches are shrunk,
+because the point is that every full-scale code path runs, not its numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+from fakes import fake_idx_set, fake_imagenet, run_full_scale_cells
+
+from advlib.repro import get_chapter
+
+matplotlib.use("Agg")
+
+
+def _favour_class_zero_checkpoints(root: Path) -> None:
+    import torchvision.models as tv_models
+
+    (root / "checkpoints").mkdir(parents=True)
+    for name, head in (("resnet50", "fc"), ("inception_v3", "fc"), ("vit_b_16", "heads.head")):
+        torch.manual_seed(0)
+        extra = {"aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
+        network = tv_models.get_model(name, weights=None, **extra)
+        layer = network.get_submodule(head)
+        with torch.no_grad():
+            layer.weight.mul_(0.01)
+            layer.bias.zero_()
+            layer.bias[0] = 30.0
+        weights = tv_models.get_model_weights(name).DEFAULT
+        torch.save(network.state_dict(), root / "checkpoints" / Path(weights.url).name)
+
+
+@pytest.mark.slow
+def test_full_scale_branch_runs_on_fake_imagenet_and_mnist(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    fake_imagenet(root / "imagenet", train={}, val={0: 3, 3: 2})
+    _favour_class_zero_checkpoints(root)
+    fake_idx_set(root / "MNIST" / "raw", train=120, test=60)
+    monkeypatch.setenv("ADVLIB_DATA", str(root))
+    monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+
+    def shrink(namespace: dict) -> None:  # every full-scale code path runs, not its numbers
+        if "SETTINGS" in namespace:
+            namespace["SETTINGS"].update(candidates=5, batch=2, mnist_eval=20)
+
+    namespace, record = run_full_scale_cells(
+        "09", monkeypatch, tmp_path / "runs", dict(n_eval=2, repeats=2, epochs=1), after_cell=shrink)
+    chapter = get_chapter("09")
+    assert record["parameters"]["scale"] == "full"
+    assert list(namespace["models"]) == ["ResNet-50", "Inception-v3", "ViT-B/16"]
+    assert type(namespace["models"]["ViT-B/16"].model).__name__ == "VisionTransformer"
+    assert namespace["images"].shape == (2, 3, 224, 224) and set(namespace["labels"].tolist()) == {0}
+    assert namespace["ensemble"].success.shape == (2, 2, 1), "2 seeds, 2 sources, 1 target"
+    assert len(namespace["mnist_train"]) == 120, "the MNIST experiments read torchvision's files"
+    computed = set(record["results"]) | set(record["undefined"])
+    assert computed >= {target.key for target in chapter.targets["full"]}
