@@ -5,6 +5,7 @@ in eval mode and restore its train/eval flags afterwards, they leave no gradient
 model's parameters, and they reject bad arguments with a clear error.
 """
 
+from advlib.attacks.apgd import apgd, dlr_objective
 from advlib.attacks.cw import cw_l2
 from advlib.attacks.deepfool import deepfool
 from advlib.attacks.iterative import (
@@ -27,12 +28,14 @@ __all__ = [
     "Ensemble",
     "Preprocessed",
     "SemanticAttack",
+    "apgd",
     "apply_attributes",
     "bim",
     "cross_entropy_objective",
     "cw_l2",
     "deepfool",
     "difgsm",
+    "dlr_objective",
     "fgsm",
     "ifgsm",
     "is_adversarial",

@@ -1,0 +1,177 @@
+"""Auto-PGD (Croce and Hein, ICML 2020): PGD without a step size to tune.
+
+A fixed-step PGD with the cross-entropy under-reports the attacks on confident or
+gradient-masked models (issue 16; survey S2). APGD replaces the fixed step by a budget-aware
+schedule: it starts with a step of ``2 eps``, adds momentum, and at checkpoints spread over
+the iterations (denser towards the end) halves the step and restarts from the best point
+found whenever progress has stalled. It can maximise the cross-entropy or the
+Difference-of-Logits-Ratio (DLR), a margin divided by the spread of the top logits, which
+does not change when the logits are rescaled and so is not fooled by a saturated softmax.
+
+This module follows the algorithm as the paper states it (Algorithm 1, with rho = 0.75 and
+momentum alpha = 0.75); the code is this book's, written from the paper's description.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from advlib.attacks import _checks
+from advlib.attacks.iterative import Model, _per_sample_norm, _step_direction, project
+from advlib.attacks.losses import cross_entropy_objective, is_adversarial
+from advlib.utils import frozen_eval
+
+APGD_LOSSES = ("ce", "dlr")
+_TINY = 1e-12
+
+
+def dlr_objective(logits: torch.Tensor, labels: torch.Tensor, targeted: bool = False,
+                  targets: torch.Tensor | None = None) -> torch.Tensor:
+    """The DLR loss, per sample, to maximise.
+
+    Untargeted: ``-(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3)`` with ``pi`` the logits sorted
+    in decreasing order. Targeted (``targets`` given): ``-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)
+    / 2)``. Both are invariant to shifting and scaling the logits.
+    """
+    if logits.dim() != 2 or logits.shape[1] < (4 if targeted else 3):
+        raise ValueError(f"DLR needs (N, C) logits with C >= {4 if targeted else 3}, got {tuple(logits.shape)}")
+    ordered = logits.sort(dim=1, descending=True).values
+    label_logit = logits.gather(1, labels.unsqueeze(1)).squeeze(1)
+    if targeted:
+        if targets is None:
+            raise ValueError("the targeted DLR loss needs target classes")
+        target_logit = logits.gather(1, targets.unsqueeze(1)).squeeze(1)
+        spread = ordered[:, 0] - (ordered[:, 2] + ordered[:, 3]) / 2
+        return -(label_logit - target_logit) / (spread + _TINY)
+    is_label = torch.nn.functional.one_hot(labels, logits.shape[1]).bool()
+    best_other = logits.masked_fill(is_label, float("-inf")).amax(dim=1)
+    return -(label_logit - best_other) / (ordered[:, 0] - ordered[:, 2] + _TINY)
+
+
+def checkpoints(steps: int) -> list[int]:
+    """The iterations at which APGD may halve its step: ``ceil(p_j * steps)`` with p_0 = 0,
+    p_1 = 0.22 and p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06) (the paper's section 3.2)."""
+    fractions = [0.0, 0.22]
+    while fractions[-1] + max(fractions[-1] - fractions[-2] - 0.03, 0.06) <= 1:
+        fractions.append(fractions[-1] + max(fractions[-1] - fractions[-2] - 0.03, 0.06))
+    # rounded first: 0.22 + 0.19 is 0.41000000000000003 in floating point, whose ceiling at 100 steps is 42
+    return sorted({math.ceil(round(fraction * steps, 6)) for fraction in fractions[1:]} - {0})
+
+
+def apgd(
+    model: Model,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float | torch.Tensor,
+    *,
+    steps: int = 100,
+    norm: str = "linf",
+    loss: str = "ce",
+    random_start: bool = True,
+    generator: torch.Generator | None = None,
+    targets: torch.Tensor | None = None,
+    rho: float = 0.75,
+    momentum: float = 0.75,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """APGD on ``loss`` ('ce' or 'dlr'); with ``targets`` the targeted DLR version (APGD-T's
+    inner attack, one target per sample). Returns images in [0, 1] within ``eps``; never
+    modifies ``images``.
+
+    ``steps`` counts gradient evaluations, as in the paper. Per sample, the result is the
+    last iterate that fooled the model if any did, otherwise the point of highest loss: the
+    point an evaluator counts. The random start (on by default, as in the paper's code) draws
+    from ``generator`` on the CPU, so a seed gives the same run on every device.
+    """
+    _checks.check_images(images)
+    labels = _checks.check_labels(labels, images)
+    eps_t = _checks.check_budget(eps, images, "eps")
+    steps = _checks.check_positive_int(steps, "steps")
+    norm = _checks.check_norm(norm)
+    if loss not in APGD_LOSSES:
+        raise ValueError(f"loss must be one of {APGD_LOSSES}, got {loss!r}")
+    targeted = targets is not None
+    if targeted:
+        targets = _checks.check_labels(targets, images)
+        if loss != "dlr":
+            raise ValueError("targeted APGD uses the targeted DLR loss: pass loss='dlr'")
+        if (targets == labels).any():
+            raise ValueError("a target class equals the true class")
+    _checks.check_fraction(rho, "rho", 0.0, 1.0)
+    _checks.check_fraction(momentum, "momentum", 0.0, 1.0)
+
+    def objective(logits: torch.Tensor) -> torch.Tensor:
+        if loss == "ce":
+            return cross_entropy_objective(logits, labels, False)
+        return dlr_objective(logits, labels, targeted, targets)
+
+    def fooled(logits: torch.Tensor) -> torch.Tensor:
+        return is_adversarial(logits, targets, True) if targeted else is_adversarial(logits, labels, False)
+
+    def shaped(mask: torch.Tensor) -> torch.Tensor:
+        return mask.view(-1, *([1] * (images.dim() - 1)))
+
+    original = images.detach()
+    with frozen_eval(model):
+        def evaluate(point: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            point = point.detach().requires_grad_(True)
+            logits = model(point)
+            value = objective(logits)
+            (grad,) = torch.autograd.grad(value.sum(), point)
+            return value.detach(), grad.detach(), fooled(logits.detach())
+
+        current = _start(original, eps_t, norm, generator) if random_start else original.clone()
+        value, grad, success = evaluate(current)
+        best, best_value, best_grad = current.clone(), value.clone(), grad.clone()
+        adversarial = torch.where(shaped(success), current, best)
+        found = success.clone()
+        step = 2 * eps_t
+        previous = current
+        marks = set(checkpoints(steps))
+        last_mark, increases = 0, torch.zeros_like(value)
+        value_at_mark, reduced_at_mark = best_value.clone(), torch.zeros_like(success)
+        for iteration in range(1, steps):
+            weight = 1.0 if iteration == 1 else momentum
+            proposal = project(current + step * _step_direction(grad, norm), original, eps_t, norm)
+            moved = project(current + weight * (proposal - current) + (1 - weight) * (current - previous),
+                            original, eps_t, norm)
+            previous, current = current, moved
+            new_value, grad, success = evaluate(current)
+            increases += (new_value > value).to(increases.dtype)
+            value = new_value
+            improved = value > best_value
+            best = torch.where(shaped(improved), current, best)
+            best_grad = torch.where(shaped(improved), grad, best_grad)
+            best_value = torch.where(improved, value, best_value)
+            adversarial = torch.where(shaped(success), current, adversarial)
+            found |= success
+            if callback is not None:
+                callback(iteration, torch.where(shaped(found), adversarial, best))
+            if iteration in marks:
+                stalled = increases < rho * (iteration - last_mark)
+                flat = ~reduced_at_mark & (best_value <= value_at_mark)
+                reduce = stalled | flat
+                step = torch.where(shaped(reduce), step / 2, step)
+                current = torch.where(shaped(reduce), best, current)
+                previous = torch.where(shaped(reduce), best, previous)
+                grad = torch.where(shaped(reduce), best_grad, grad)
+                value = torch.where(reduce, best_value, value)
+                last_mark, increases = iteration, torch.zeros_like(value)
+                value_at_mark, reduced_at_mark = best_value.clone(), reduce
+    return torch.where(shaped(found), adversarial, best).detach()
+
+
+def _start(images: torch.Tensor, eps: torch.Tensor, norm: str, generator: torch.Generator | None) -> torch.Tensor:
+    """The paper's random start: a random direction scaled onto the sphere of radius eps
+    (for L-inf, some coordinate moves the full eps), then clipped to the box."""
+    if norm == "linf":
+        direction = torch.rand(images.shape, generator=generator, dtype=images.dtype).mul_(2).sub_(1)
+        direction = direction / direction.flatten(1).abs().amax(dim=1).clamp_min(_TINY).view(
+            -1, *([1] * (images.dim() - 1)))
+    else:
+        direction = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+        direction = direction / _per_sample_norm(direction, 2).clamp_min(_TINY)
+    return (images + direction.to(images.device) * eps).clamp(0.0, 1.0)
