@@ -124,6 +124,28 @@ def fake_imagenet(folder: Path, train: dict[int, int], val: dict[int, int], seed
                 Image.fromarray(pixels).save(folder / split / wnid / f"{wnid}_{index}.JPEG", quality=85)
 
 
+def favour_class_zero_checkpoints(root: Path, names: tuple[str, ...]) -> None:
+    """Random torchvision ImageNet classifiers saved under ``root/checkpoints`` in torchvision's
+    file naming, each with a classifier that favours class 0: fake class-0 photos then count as
+    read right (the chapters attack only those) and photos of other classes are filtered out."""
+    import torch
+    import torchvision.models as tv_models
+
+    heads = {"vit_b_16": "heads.head"}
+    (root / "checkpoints").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        torch.manual_seed(0)
+        extra = {"aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
+        network = tv_models.get_model(name, weights=None, **extra)
+        layer = network.get_submodule(heads.get(name, "fc"))
+        with torch.no_grad():
+            layer.weight.mul_(0.01)
+            layer.bias.zero_()
+            layer.bias[0] = 30.0
+        weights = tv_models.get_model_weights(name).DEFAULT
+        torch.save(network.state_dict(), root / "checkpoints" / Path(weights.url).name)
+
+
 def run_full_scale_cells(
     chapter_number: str,
     monkeypatch,

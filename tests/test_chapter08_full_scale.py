@@ -11,37 +11,20 @@ point is that every full-scale code path runs, not its numbers.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 import pytest
-import torch
-from fakes import fake_imagenet, run_full_scale_cells
+from fakes import fake_imagenet, favour_class_zero_checkpoints, run_full_scale_cells
 
 from advlib.repro import get_chapter
 
 matplotlib.use("Agg")
 
 
-def _favour_class_zero_checkpoint(root: Path) -> None:
-    import torchvision.models as tv_models
-
-    weights = tv_models.Inception_V3_Weights.DEFAULT
-    torch.manual_seed(0)
-    network = tv_models.inception_v3(weights=None, aux_logits=True, init_weights=False)
-    with torch.no_grad():
-        network.fc.weight.mul_(0.01)
-        network.fc.bias.zero_()
-        network.fc.bias[0] = 30.0
-    (root / "checkpoints").mkdir(parents=True)
-    torch.save(network.state_dict(), root / "checkpoints" / Path(weights.url).name)
-
-
 @pytest.mark.slow
 def test_full_scale_branch_runs_on_fake_imagenet_with_inception_v3(tmp_path, monkeypatch):
     root = tmp_path / "data"
     fake_imagenet(root / "imagenet", train={0: 20, 2: 20}, val={0: 4, 2: 2})
-    _favour_class_zero_checkpoint(root)
+    favour_class_zero_checkpoints(root, ("inception_v3",))
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
 

@@ -11,40 +11,20 @@ because the point is that every full-scale code path runs, not its numbers.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 import pytest
-import torch
-from fakes import fake_idx_set, fake_imagenet, run_full_scale_cells
+from fakes import fake_idx_set, fake_imagenet, favour_class_zero_checkpoints, run_full_scale_cells
 
 from advlib.repro import get_chapter
 
 matplotlib.use("Agg")
 
 
-def _favour_class_zero_checkpoints(root: Path) -> None:
-    import torchvision.models as tv_models
-
-    (root / "checkpoints").mkdir(parents=True)
-    for name, head in (("resnet50", "fc"), ("inception_v3", "fc"), ("vit_b_16", "heads.head")):
-        torch.manual_seed(0)
-        extra = {"aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
-        network = tv_models.get_model(name, weights=None, **extra)
-        layer = network.get_submodule(head)
-        with torch.no_grad():
-            layer.weight.mul_(0.01)
-            layer.bias.zero_()
-            layer.bias[0] = 30.0
-        weights = tv_models.get_model_weights(name).DEFAULT
-        torch.save(network.state_dict(), root / "checkpoints" / Path(weights.url).name)
-
-
 @pytest.mark.slow
 def test_full_scale_branch_runs_on_fake_imagenet_and_mnist(tmp_path, monkeypatch):
     root = tmp_path / "data"
     fake_imagenet(root / "imagenet", train={}, val={0: 3, 3: 2})
-    _favour_class_zero_checkpoints(root)
+    favour_class_zero_checkpoints(root, ("resnet50", "inception_v3", "vit_b_16"))
     fake_idx_set(root / "MNIST" / "raw", train=120, test=60)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
