@@ -5,7 +5,7 @@ in eval mode and restore its train/eval flags afterwards, they leave no gradient
 model's parameters, and they reject bad arguments with a clear error.
 """
 
-from advlib.attacks.apgd import apgd, dlr_objective
+from advlib.attacks.apgd import apgd, apgd_targeted, dlr_objective
 from advlib.attacks.cw import cw_l2
 from advlib.attacks.deepfool import deepfool
 from advlib.attacks.iterative import (
@@ -29,6 +29,7 @@ __all__ = [
     "Preprocessed",
     "SemanticAttack",
     "apgd",
+    "apgd_targeted",
     "apply_attributes",
     "bim",
     "cross_entropy_objective",
