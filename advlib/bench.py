@@ -1,8 +1,12 @@
-"""Benchmark: PGD-10 on a ResNet-18 at 32x32, batch 128, as ratios measured in one run.
+"""Benchmark: PGD-10 and APGD-100 on a ResNet-18 at 32x32, batch 128, as ratios in one run.
 
 * ours / torchattacks: the peer's PGD with the same model, inputs, budget and steps;
 * ours / floor: the floor is what any PGD-10 must do, 10 forward passes plus 10 backward
-  passes to the input, with nothing else (no projection, no bookkeeping).
+  passes to the input, with nothing else (no projection, no bookkeeping);
+* APGD: ours / pyautoattack's ``APGDAttack`` (the official code, CE loss, one run of the
+  same number of updates) and ours / its floor (updates + 1 forward and backward passes).
+  The labels are the model's own predictions, because the official code attacks only the
+  correctly classified samples: this way both attack the whole batch.
 
 Timings are interleaved (ours, peer, floor, ours, ...) and summarised by the median, so a
 slow moment of the machine hits all three alike. On CUDA the optional bf16 autocast and
@@ -23,7 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from advlib.attacks import pgd
+from advlib.attacks import apgd, pgd
 from advlib.models import ResNet18
 from advlib.utils import frozen_eval, resolve_device
 
@@ -69,6 +73,7 @@ def run_benchmark(
     warmup: int = 1,
     variants: tuple[str, ...] = ("fp32",),
     with_peer: bool = True,
+    apgd_steps: int = 100,
 ) -> dict:
     """Measure and return the figures as a dict (also what ``advlib bench`` prints as JSON)."""
     target = resolve_device(device)
@@ -86,6 +91,7 @@ def run_benchmark(
         "threads": torch.get_num_threads(),
         "batch_size": batch_size,
         "steps": steps,
+        "apgd_steps": apgd_steps,
         "repeats": repeats,
         "variants": {},
     }
@@ -118,20 +124,50 @@ def run_benchmark(
         contenders: dict[str, Callable[[], object]] = {"ours": ours, "floor": floor}
         if peer is not None and variant == "fp32":
             contenders["torchattacks"] = lambda x=x: peer(x, labels)
-        for function in contenders.values():
-            for _ in range(warmup):
-                function()
-        times: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(repeats):
-            for name, function in contenders.items():
-                times[name].append(_timed(function, target))
-        medians = {name: statistics.median(values) for name, values in times.items()}
-        entry = {"median_seconds": medians, "ratio_to_floor": medians["ours"] / medians["floor"]}
-        if "torchattacks" in medians:
-            entry["ratio_to_peer"] = medians["ours"] / medians["torchattacks"]
+        entry = _measure(contenders, target, warmup, repeats)
+        if "torchattacks" in entry["median_seconds"]:
+            entry["ratio_to_peer"] = entry["median_seconds"]["ours"] / entry["median_seconds"]["torchattacks"]
         results["variants"][variant] = entry
     model.to(memory_format=torch.contiguous_format)
+    if apgd_steps > 0:
+        results["apgd"] = _measure(_apgd_contenders(model, images, eps, apgd_steps, with_peer), target, warmup, repeats)
     return results
+
+
+def _apgd_contenders(model: torch.nn.Module, images: torch.Tensor, eps: float, steps: int,
+                     with_peer: bool) -> dict[str, Callable[[], object]]:
+    with torch.no_grad():
+        predicted = model(images).argmax(dim=1)
+    generator = torch.Generator().manual_seed(0)
+    contenders: dict[str, Callable[[], object]] = {
+        "ours": lambda: apgd(model, images, predicted, eps, steps=steps, loss="ce", generator=generator),
+        "floor": lambda: _floor(model, images, predicted, steps + 1),
+    }
+    if with_peer:
+        try:
+            from pyautoattack.autopgd_base import APGDAttack
+        except ImportError:
+            return contenders
+        official = APGDAttack(model, n_iter=steps, eps=eps, norm="Linf", loss="ce", n_restarts=1, seed=0,
+                              device=images.device)
+        contenders["pyautoattack"] = lambda: official.perturb(images, predicted)
+    return contenders
+
+
+def _measure(contenders: dict[str, Callable[[], object]], target: torch.device, warmup: int, repeats: int) -> dict:
+    """Interleaved timings of ``contenders``, summarised by their medians and ratios."""
+    for function in contenders.values():
+        for _ in range(warmup):
+            function()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, function in contenders.items():
+            times[name].append(_timed(function, target))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    entry = {"median_seconds": medians, "ratio_to_floor": medians["ours"] / medians["floor"]}
+    if "pyautoattack" in medians:
+        entry["ratio_to_peer"] = medians["ours"] / medians["pyautoattack"]
+    return entry
 
 
 def format_report(results: dict) -> str:
@@ -147,6 +183,14 @@ def format_report(results: dict) -> str:
         if "ratio_to_peer" in entry:
             line += f", torchattacks {medians['torchattacks']:.3f}s, ours/torchattacks {entry['ratio_to_peer']:.3f}"
         lines.append(line)
+    if "apgd" in results:
+        entry = results["apgd"]
+        medians = entry["median_seconds"]
+        line = (f"APGD-{results['apgd_steps']} (CE, L-inf 8/255): ours {medians['ours']:.3f}s, "
+                f"floor {medians['floor']:.3f}s, ours/floor {entry['ratio_to_floor']:.3f}")
+        if "ratio_to_peer" in entry:
+            line += f", pyautoattack {medians['pyautoattack']:.3f}s, ours/pyautoattack {entry['ratio_to_peer']:.3f}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -161,7 +205,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated among fp32, channels_last, bf16, bf16+channels_last "
              "(default: fp32 on CPU, all four on CUDA)",
     )
-    parser.add_argument("--no-peer", action="store_true", help="skip torchattacks")
+    parser.add_argument("--apgd-steps", type=int, default=100, help="APGD updates (0: skip the APGD benchmark)")
+    parser.add_argument("--no-peer", action="store_true", help="skip torchattacks and pyautoattack")
     parser.add_argument("--output", type=Path, default=None, help="also write the figures as JSON here")
 
 
@@ -172,6 +217,8 @@ def main(arguments: argparse.Namespace) -> int:
     for name in ("batch_size", "steps", "repeats"):
         if getattr(arguments, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
+    if arguments.apgd_steps < 0:
+        raise SystemExit("--apgd-steps must be >= 0")
     device = resolve_device(arguments.device)
     if arguments.variants is None:
         variants = VARIANTS if device.type == "cuda" else ("fp32",)
@@ -183,6 +230,7 @@ def main(arguments: argparse.Namespace) -> int:
     results = run_benchmark(
         device=str(device), batch_size=arguments.batch_size, steps=arguments.steps, repeats=arguments.repeats,
         warmup=arguments.warmup, variants=variants, with_peer=not arguments.no_peer,
+        apgd_steps=arguments.apgd_steps,
     )
     print(format_report(results))
     if arguments.output is not None:

@@ -62,21 +62,26 @@ def test_frozen_eval_restores_state_even_after_an_error():
 
 def test_benchmark_code_path_reports_ratios(tmp_path, capsys):
     results = run_benchmark(device="cpu", batch_size=2, steps=1, repeats=1, warmup=0,
-                            variants=("fp32", "bf16+channels_last"))
+                            variants=("fp32", "bf16+channels_last"), apgd_steps=2)
     fp32 = results["variants"]["fp32"]
     assert set(fp32["median_seconds"]) >= {"ours", "floor"} and fp32["ratio_to_floor"] > 0
     if results.get("peer", "").startswith("torchattacks"):
         assert fp32["ratio_to_peer"] > 0
     assert "ours/floor" in format_report(results)
+    apgd_entry = results["apgd"]
+    assert set(apgd_entry["median_seconds"]) == {"ours", "floor", "pyautoattack"} and apgd_entry["ratio_to_peer"] > 0
+    assert "ours/pyautoattack" in format_report(results)
     output = tmp_path / "bench.json"
     assert cli.main(["bench", "--device", "cpu", "--batch-size", "2", "--steps", "1", "--repeats", "1",
-                     "--warmup", "0", "--no-peer", "--output", str(output)]) == 0
+                     "--warmup", "0", "--no-peer", "--apgd-steps", "1", "--output", str(output)]) == 0
     assert "ours/floor" in capsys.readouterr().out
     assert json.loads(output.read_text())["batch_size"] == 2
     with pytest.raises(SystemExit):
         cli.main(["bench", "--variants", "fp8"])
     with pytest.raises(SystemExit):
         cli.main(["bench", "--steps", "0"])
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--apgd-steps", "-1"])
 
 
 def test_doctor_runs_offline(capsys, monkeypatch, tmp_path):

@@ -20,6 +20,7 @@ from advlib.attacks.iterative import (
 )
 from advlib.attacks.losses import cross_entropy_objective, is_adversarial, margin_objective
 from advlib.attacks.semantic import SemanticAttack, apply_attributes, semantic_attack
+from advlib.attacks.square import square
 from advlib.attacks.wrappers import BPDA, EOT, Ensemble, Preprocessed
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "pgd",
     "project",
     "semantic_attack",
+    "square",
 ]
