@@ -89,6 +89,7 @@ def apgd(
     ``steps`` counts updates, as AutoAttack's ``n_iter`` does: the gradient is evaluated
     ``steps + 1`` times (once at the start). Per sample, the result is the last iterate that
     succeeded if any did, otherwise the point of highest loss: the point an evaluator counts.
+    The run stops early once every sample has succeeded.
     With ``targets``, success means reaching the target (``success_on='target'``) or any
     wrong class (``'error'``, what APGD-T counts in a robustness evaluation). The random
     start (on by default, as in the paper's code) draws from ``generator`` on the CPU, so a
@@ -172,6 +173,8 @@ def apgd(
             found |= success
             if callback is not None:
                 callback(update, torch.where(shaped(found), adversarial, best))
+            if bool(found.all()):
+                break  # every sample fooled: later updates cannot change the evaluation
             if update in marks:
                 oscillating = increases <= rho * (update - last_mark)
                 flat = ~halved_at_mark & (best_value <= value_at_mark)

@@ -59,6 +59,11 @@ ADVERSARIAL_EXAMPLES = register(
     )
 )
 
+_AUTOATTACK = abstract("Croce et al. 2021 (RobustBench)", "AutoAttack improved almost all robustness evaluations "
+                       "compared with the original publications; here: the worst case over APGD-CE, APGD-T and "
+                       "Square leaves at most PGD-20's accuracy on the same images")
+_CHECKS_FIRE = design("the sanity checks (after AutoAttack's and ART's) flag the gradient-masked model")
+_CHECKS_QUIET = design("the sanity checks stay quiet on the honestly evaluated models")
 _FGSM_AT_ONLY = read("survey S2, C4", "FGSM adversarial training makes a model robust to FGSM only, not to PGD")
 
 ROBUSTNESS = register(
@@ -69,6 +74,8 @@ ROBUSTNESS = register(
             *COMMON,
             N_EVAL,
             EPOCHS,
+            Parameter("robustbench_models", str, "Standard,Wong2020Fast,Engstrom2019Robustness,Rice2020Overfitting",
+                      "comma-separated RobustBench CIFAR-10 L-inf models evaluated at full scale"),
         ),
         targets={
             "class": (
@@ -104,6 +111,14 @@ ROBUSTNESS = register(
                 Target("gradient_alignment_gain", ">", 0.0,
                        read("survey S2, C9", "the input gradients of robust models are more meaningful; here: they "
                             "correlate more with the digit's pixels")),
+                Target("natural_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
+                Target("pgd_at_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
+                Target("masked_warning_count", ">=", 1, _CHECKS_FIRE),
+                Target("masked_worst_accuracy", "<", 0.1,
+                       read("survey S2, section 5", "defences with obfuscated gradients make gradient attacks fail "
+                            "without removing the vulnerability; here: the worst case with Square breaks them")),
+                Target("pgd_at_warning_count", "<=", 0, _CHECKS_QUIET),
+                Target("natural_warning_count", "<=", 0, _CHECKS_QUIET),
             ),
             "full": (
                 Target("pgd_at_robust_accuracy", "~=", 0.4704,
@@ -115,6 +130,12 @@ ROBUSTNESS = register(
                        readme("locuslab/fast_adversarial", "FGSM with random start on CIFAR-10: 46.06 % under PGD "
                               "at 8/255 (PreActResNet-18)"), tolerance=0.05),
                 Target("fgsm_at_large_fgsm_minus_pgd", ">", 0.3, _FGSM_AT_ONLY),
+                Target("pgd_at_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
+                Target("pgd_at_warning_count", "<=", 0, _CHECKS_QUIET),
+                Target("robustbench_largest_gap", "<=", 0.02,
+                       data("RobustBench/robustbench model_info/cifar10/Linf/<model>.json",
+                            "the leaderboard's AutoAttack accuracies; here: ours within 2 points of each, on all "
+                            "10,000 test images (n_eval=10000; no FAB-T, so ours may be a little higher)")),
             ),
         },
     )
