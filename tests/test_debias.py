@@ -347,8 +347,7 @@ def test_colour_meter_reads_red_as_zero_brown_as_one_and_halfway_between(grey):
 @pytest.fixture()
 def fake_celeba_root(tmp_path, monkeypatch):
     import torchvision
-
-    from tests.fakes import fake_celeba
+    from fakes import fake_celeba
 
     attributes = fake_celeba(tmp_path / "celeba", splits=(6, 3, 3))
     # The fake files cannot match torchvision's MD5 list; everything else is torchvision's own reading.
@@ -357,7 +356,7 @@ def fake_celeba_root(tmp_path, monkeypatch):
 
 
 def test_celeba_gives_target_and_bias_attributes_per_split(fake_celeba_root):
-    from tests.fakes import CELEBA_ATTRIBUTES
+    from fakes import CELEBA_ATTRIBUTES
 
     root, attributes = fake_celeba_root
     target, bias = CELEBA_ATTRIBUTES.index("Arched_Eyebrows"), CELEBA_ATTRIBUTES.index("Male")
