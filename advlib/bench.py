@@ -124,13 +124,11 @@ def run_benchmark(
         contenders: dict[str, Callable[[], object]] = {"ours": ours, "floor": floor}
         if peer is not None and variant == "fp32":
             contenders["torchattacks"] = lambda x=x: peer(x, labels)
-        entry = _measure(contenders, target, warmup, repeats)
-        if "torchattacks" in entry["median_seconds"]:
-            entry["ratio_to_peer"] = entry["median_seconds"]["ours"] / entry["median_seconds"]["torchattacks"]
-        results["variants"][variant] = entry
+        results["variants"][variant] = _measure(contenders, target, warmup, repeats, peer="torchattacks")
     model.to(memory_format=torch.contiguous_format)
     if apgd_steps > 0:
-        results["apgd"] = _measure(_apgd_contenders(model, images, eps, apgd_steps, with_peer), target, warmup, repeats)
+        results["apgd"] = _measure(_apgd_contenders(model, images, eps, apgd_steps, with_peer), target, warmup,
+                                   repeats, peer="pyautoattack")
     return results
 
 
@@ -154,8 +152,10 @@ def _apgd_contenders(model: torch.nn.Module, images: torch.Tensor, eps: float, s
     return contenders
 
 
-def _measure(contenders: dict[str, Callable[[], object]], target: torch.device, warmup: int, repeats: int) -> dict:
-    """Interleaved timings of ``contenders``, summarised by their medians and ratios."""
+def _measure(contenders: dict[str, Callable[[], object]], target: torch.device, warmup: int, repeats: int,
+             peer: str) -> dict:
+    """Interleaved timings of ``contenders`` ("ours", "floor" and maybe ``peer``), summarised
+    by their medians and the ratios of ours to the floor and to the peer."""
     for function in contenders.values():
         for _ in range(warmup):
             function()
@@ -165,8 +165,8 @@ def _measure(contenders: dict[str, Callable[[], object]], target: torch.device, 
             times[name].append(_timed(function, target))
     medians = {name: statistics.median(values) for name, values in times.items()}
     entry = {"median_seconds": medians, "ratio_to_floor": medians["ours"] / medians["floor"]}
-    if "pyautoattack" in medians:
-        entry["ratio_to_peer"] = medians["ours"] / medians["pyautoattack"]
+    if peer in medians:
+        entry["ratio_to_peer"] = medians["ours"] / medians[peer]
     return entry
 
 

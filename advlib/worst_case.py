@@ -33,6 +33,7 @@ from torch import nn
 from advlib.attacks import _checks
 from advlib.attacks.apgd import apgd, apgd_targeted
 from advlib.attacks.square import square
+from advlib.evaluate import perturbation_norms
 from advlib.sanity import SanityWarning, check_black_box, run_model_checks
 from advlib.utils import atomic_path, frozen_eval
 
@@ -113,17 +114,24 @@ class WorstCaseResult:
     """Per-sample outcome of a worst-case evaluation.
 
     ``broken_by[i]`` is ``"clean"`` if sample i is misclassified without attack, the name of
-    the first attack that fooled it, or None if it is robust. ``accuracy_after`` maps each
-    attack, in order, to the robust accuracy once it has run.
+    the first attack that fooled it, or None if it is robust.
     """
 
     eps: float
     norm: str
     attacks: list[str]
     broken_by: list[str | None]
-    accuracy_after: dict[str, float]
     warnings: list[SanityWarning] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def accuracy_after(self) -> dict[str, float]:
+        """Each attack, in the order run, mapped to the robust accuracy once it had run."""
+        after, remaining = {}, sum(cause != CLEAN for cause in self.broken_by)
+        for name in self.attacks:
+            remaining -= self.broken_by.count(name)
+            after[name] = remaining / len(self.broken_by)
+        return after
 
     @property
     def robust(self) -> torch.Tensor:
@@ -236,21 +244,17 @@ def worst_case_evaluation(
             state["done"] = sorted(done)
             _save_state(state_file, state)
 
-    accuracy_after, remaining = {}, sum(cause != CLEAN for cause in broken_by)
-    for name in names:
-        remaining -= broken_by.count(name)
-        accuracy_after[name] = remaining / len(broken_by)
-    warnings: list[SanityWarning] = []
+    result = WorstCaseResult(eps, norm, names, list(broken_by))
     if sanity_checks:
         correct = [index for index, cause in enumerate(broken_by) if cause != CLEAN][:sanity_samples]
         if correct:
             with frozen_eval(model):
-                warnings += run_model_checks(model, images[correct].to(device), labels[correct].to(device))
-        black = check_black_box(accuracy_after, [attack.name for attack in resolved if not attack.white_box])
+                result.warnings += run_model_checks(model, images[correct].to(device), labels[correct].to(device))
+        black = check_black_box(result.accuracy_after, [attack.name for attack in resolved if not attack.white_box])
         if black is not None:
-            warnings.append(black)
-    return WorstCaseResult(eps, norm, names, list(broken_by), accuracy_after, warnings,
-                           time.perf_counter() - started)
+            result.warnings.append(black)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def _batch_seed(seed: int, position: int, number: int) -> int:
@@ -269,8 +273,7 @@ def _check_output(name: str, adversarial: torch.Tensor, images: torch.Tensor, ep
         raise ValueError(f"{name} returned shape {tuple(adversarial.shape)} for inputs {tuple(images.shape)}")
     if not torch.isfinite(adversarial).all() or adversarial.min() < 0 or adversarial.max() > 1:
         raise ValueError(f"{name} returned images outside [0, 1]")
-    delta = (adversarial - images).flatten(1)
-    size = delta.abs().amax(dim=1) if norm == "linf" else delta.norm(dim=1)
+    size = perturbation_norms(adversarial, images, norm)
     if (size > eps * (1 + 1e-5) + 1e-6).any():
         raise ValueError(f"{name} returned perturbations of {norm} size up to {size.max().item():.6g} > eps {eps:.6g}")
 

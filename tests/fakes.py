@@ -146,6 +146,25 @@ def favour_class_zero_checkpoints(root: Path, names: tuple[str, ...]) -> None:
         torch.save(network.state_dict(), root / "checkpoints" / Path(weights.url).name)
 
 
+def fake_robustbench_checkpoint(root: Path, name: str = "Wong2020Fast"):
+    """A randomly initialised RobustBench CIFAR-10 L-inf network saved where the zoo keeps
+    ``name``'s checkpoint under the data root ``root``; returns the network (eval mode)."""
+    import torch
+
+    from advlib.models.robustbench_zoo import checkpoint_path, import_robustbench
+
+    import_robustbench()
+    from robustbench.model_zoo import model_dicts
+    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
+
+    torch.manual_seed(0)
+    network = model_dicts[BenchmarkDataset.cifar_10][ThreatModel.Linf][name]["model"]().eval()
+    path = checkpoint_path(name, root=root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), path)
+    return network
+
+
 def run_full_scale_cells(
     chapter_number: str,
     monkeypatch,

@@ -11,6 +11,7 @@ import torch
 
 from advlib.attacks import pgd
 from advlib.attacks.apgd import apgd, apgd_targeted, checkpoints, dlr_objective
+from advlib.evaluate import accuracy
 
 
 def test_checkpoints_follow_the_papers_fractions():
@@ -54,14 +55,11 @@ def test_attack_keeps_its_guarantees(cnn, test_batch):
 def test_at_least_as_strong_as_pgd_20_on_the_class_cnn(cnn, mnist_class):
     images, labels = mnist_class[1].tensors()
     images, labels = images[:200], labels[:200]
-    @torch.no_grad()
-    def accuracy(x: torch.Tensor) -> float:
-        return (cnn(x).argmax(1) == labels).float().mean().item()
-
-    pgd_accuracy = accuracy(pgd(cnn, images, labels, 0.1, steps=20, generator=torch.Generator().manual_seed(0)))
+    attacked = pgd(cnn, images, labels, 0.1, steps=20, generator=torch.Generator().manual_seed(0))
+    pgd_accuracy = accuracy(cnn, attacked, labels)
     for loss in ("ce", "dlr"):
         draws = torch.Generator().manual_seed(0)
-        robust = accuracy(apgd(cnn, images, labels, 0.1, steps=50, loss=loss, generator=draws))
+        robust = accuracy(cnn, apgd(cnn, images, labels, 0.1, steps=50, loss=loss, generator=draws), labels)
         assert robust <= pgd_accuracy, (loss, robust, pgd_accuracy)
 
 
@@ -101,14 +99,11 @@ def test_robust_accuracy_agrees_with_the_official_implementation(cnn, mnist_clas
     images, labels = mnist_class[1].tensors()
     images, labels = images[:200], labels[:200]
 
-    @torch.no_grad()
-    def accuracy(x: torch.Tensor) -> float:
-        return (cnn(x).argmax(1) == labels).float().mean().item()
-
-    ours = accuracy(apgd(cnn, images, labels, 0.1, steps=50, loss=loss, generator=torch.Generator().manual_seed(0)))
+    attacked = apgd(cnn, images, labels, 0.1, steps=50, loss=loss, generator=torch.Generator().manual_seed(0))
+    ours = accuracy(cnn, attacked, labels)
     official = APGDAttack(cnn, n_restarts=1, n_iter=50, eps=0.1, norm="Linf", loss=loss, rho=0.75, seed=0,
                           device="cpu", verbose=False)
-    theirs = accuracy(official.perturb(images, labels))
+    theirs = accuracy(cnn, official.perturb(images, labels), labels)
     assert abs(ours - theirs) <= 0.03, (ours, theirs)
 
 
@@ -155,17 +150,13 @@ def test_apgd_t_goes_through_the_likeliest_wrong_classes(cnn, mnist_class):
     images, labels = mnist_class[1].tensors()
     images, labels = images[:100], labels[:100]
 
-    @torch.no_grad()
-    def accuracy(x: torch.Tensor) -> float:
-        return (cnn(x).argmax(1) == labels).float().mean().item()
-
     def run(target_classes: int) -> torch.Tensor:
         return apgd_targeted(cnn, images, labels, 0.1, target_classes=target_classes, steps=30,
                              generator=torch.Generator().manual_seed(0))
 
     one, three = run(1), run(3)
     assert (one - images).abs().max() <= 0.1 + 1e-6 and one.min() >= 0 and one.max() <= 1
-    assert accuracy(three) <= accuracy(one) < accuracy(images)
+    assert accuracy(cnn, three, labels) <= accuracy(cnn, one, labels) < accuracy(cnn, images, labels)
     with pytest.raises(ValueError, match="target_classes must be at most 9"):
         apgd_targeted(cnn, images[:2], labels[:2], 0.1, target_classes=10)
 
@@ -176,12 +167,8 @@ def test_apgd_t_agrees_with_the_official_implementation(cnn, mnist_class):
     images, labels = mnist_class[1].tensors()
     images, labels = images[:200], labels[:200]
 
-    @torch.no_grad()
-    def accuracy(x: torch.Tensor) -> float:
-        return (cnn(x).argmax(1) == labels).float().mean().item()
-
-    ours = accuracy(apgd_targeted(cnn, images, labels, 0.15, target_classes=3, steps=50,
-                                  generator=torch.Generator().manual_seed(0)))
+    ours = accuracy(cnn, apgd_targeted(cnn, images, labels, 0.15, target_classes=3, steps=50,
+                                  generator=torch.Generator().manual_seed(0)), labels)
     official = APGDAttack_targeted(cnn, n_iter=50, eps=0.15, norm="Linf", n_target_classes=3, device="cpu")
-    theirs = accuracy(official.perturb(images, labels))
+    theirs = accuracy(cnn, official.perturb(images, labels), labels)
     assert abs(ours - theirs) <= 0.03, (ours, theirs)

@@ -13,11 +13,9 @@ import json
 
 import matplotlib
 import pytest
-import torch
 import torchvision.datasets as tv_datasets
-from fakes import fake_cifar10, run_full_scale_cells
+from fakes import fake_cifar10, fake_robustbench_checkpoint, run_full_scale_cells
 
-from advlib.models.robustbench_zoo import checkpoint_path, import_robustbench
 from advlib.repro import get_chapter
 from advlib.worst_case import apgd_ce, apgd_t, square_attack
 
@@ -30,15 +28,7 @@ def test_full_scale_branch_runs_on_fake_cifar10_and_a_fake_robustbench_checkpoin
     root = tmp_path / "data"
     fake_cifar10(root / "cifar-10-batches-py", per_batch=4, test=110)
     monkeypatch.setattr(tv_datasets.cifar, "check_integrity", lambda path, md5=None: True)
-    import_robustbench()
-    from robustbench.model_zoo import model_dicts
-    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
-
-    torch.manual_seed(0)
-    network = model_dicts[BenchmarkDataset.cifar_10][ThreatModel.Linf]["Wong2020Fast"]["model"]()
-    path = checkpoint_path("Wong2020Fast", root=root)
-    path.parent.mkdir(parents=True)
-    torch.save(network.state_dict(), path)
+    fake_robustbench_checkpoint(root, "Wong2020Fast")
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
 

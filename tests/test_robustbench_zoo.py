@@ -11,26 +11,14 @@ import json
 
 import pytest
 import torch
+from fakes import fake_robustbench_checkpoint
 
 from advlib.errors import DataUnavailableError
-from advlib.models.robustbench_zoo import checkpoint_path, import_robustbench, robustbench_model, zoo_models
+from advlib.models.robustbench_zoo import checkpoint_path, robustbench_model, zoo_models
 from advlib.worst_case import apgd_ce, worst_case_evaluation
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning",
                                         "ignore::DeprecationWarning")
-
-
-def _fake_checkpoint(root):
-    import_robustbench()
-    from robustbench.model_zoo import model_dicts
-    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
-
-    torch.manual_seed(0)
-    network = model_dicts[BenchmarkDataset.cifar_10][ThreatModel.Linf]["Wong2020Fast"]["model"]().eval()
-    path = checkpoint_path("Wong2020Fast", root=root)
-    path.parent.mkdir(parents=True)
-    torch.save(network.state_dict(), path)
-    return network, path
 
 
 def test_the_zoo_imports_on_the_pinned_torch():
@@ -39,7 +27,8 @@ def test_the_zoo_imports_on_the_pinned_torch():
 
 def test_a_cached_checkpoint_loads_offline_and_is_checksummed(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
-    network, path = _fake_checkpoint(tmp_path)
+    network = fake_robustbench_checkpoint(tmp_path)
+    path = checkpoint_path("Wong2020Fast", root=tmp_path)
     model = robustbench_model("Wong2020Fast", root=tmp_path)
     images = torch.rand(4, 3, 32, 32)
     with torch.no_grad():

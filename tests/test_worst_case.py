@@ -12,6 +12,7 @@ from torch import nn
 
 from advlib.attacks import pgd
 from advlib.attacks.square import square, window_fraction
+from advlib.evaluate import accuracy
 from advlib.sanity import (
     check_black_box,
     check_gradients,
@@ -37,11 +38,6 @@ class Quantised(nn.Module):
 def digits(mnist_class):
     images, labels = mnist_class[1].tensors()
     return images[:64], labels[:64]
-
-
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    with torch.no_grad():
-        return (model(images).argmax(1) == labels).float().mean().item()
 
 
 def test_square_keeps_the_attack_guarantees_and_reads_only_scores(cnn, test_batch):

@@ -25,7 +25,7 @@ import torch
 
 from advlib.attacks import _checks
 from advlib.attacks.iterative import Model, _per_sample_norm, project
-from advlib.attacks.losses import cross_entropy_objective, is_adversarial
+from advlib.attacks.losses import cross_entropy_objective, is_adversarial, margin_objective
 from advlib.utils import frozen_eval
 
 APGD_LOSSES = ("ce", "dlr")
@@ -43,16 +43,14 @@ def dlr_objective(logits: torch.Tensor, labels: torch.Tensor, targeted: bool = F
     if logits.dim() != 2 or logits.shape[1] < (4 if targeted else 3):
         raise ValueError(f"DLR needs (N, C) logits with C >= {4 if targeted else 3}, got {tuple(logits.shape)}")
     ordered = logits.sort(dim=1, descending=True).values
-    label_logit = logits.gather(1, labels.unsqueeze(1)).squeeze(1)
     if targeted:
         if targets is None:
             raise ValueError("the targeted DLR loss needs target classes")
+        label_logit = logits.gather(1, labels.unsqueeze(1)).squeeze(1)
         target_logit = logits.gather(1, targets.unsqueeze(1)).squeeze(1)
         spread = ordered[:, 0] - (ordered[:, 2] + ordered[:, 3]) / 2
         return -(label_logit - target_logit) / (spread + _TINY)
-    is_label = torch.nn.functional.one_hot(labels, logits.shape[1]).bool()
-    best_other = logits.masked_fill(is_label, float("-inf")).amax(dim=1)
-    return -(label_logit - best_other) / (ordered[:, 0] - ordered[:, 2] + _TINY)
+    return margin_objective(logits, labels, targeted=False) / (ordered[:, 0] - ordered[:, 2] + _TINY)
 
 
 def checkpoints(steps: int) -> list[int]:

@@ -23,6 +23,7 @@ import torch
 
 from advlib.attacks import _checks
 from advlib.attacks.iterative import Model
+from advlib.attacks.losses import margin_objective
 from advlib.utils import frozen_eval
 
 # the paper's schedule: p is halved after these fractions of a 10,000-query budget
@@ -38,8 +39,7 @@ def window_fraction(query: int, queries: int, p_init: float) -> float:
 
 def margins(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """``z_y - max_{j != y} z_j`` per sample: positive while the sample is classified correctly."""
-    is_label = torch.nn.functional.one_hot(labels, logits.shape[1]).bool()
-    return logits.gather(1, labels.unsqueeze(1)).squeeze(1) - logits.masked_fill(is_label, float("-inf")).amax(1)
+    return -margin_objective(logits, labels, targeted=False)
 
 
 def square(

@@ -25,7 +25,6 @@ load verifies it: a truncated or swapped file is an error, not a silently differ
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ from types import ModuleType
 
 from torch import nn
 
+from advlib.data.pinned import sha256_of
 from advlib.data.root import data_root, downloads_allowed
 from advlib.errors import DataUnavailableError
 
@@ -113,11 +113,7 @@ def robustbench_model(name: str, *, dataset: str = "cifar10", threat_model: str 
 
 def _verify_checksum(path: Path) -> None:
     """Record the checkpoint's SHA-256 on first use; afterwards insist on it."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    actual = digest.hexdigest()
+    actual = sha256_of(path)
     record = path.with_name(path.name + ".sha256")
     if not record.exists():
         record.write_text(actual + "\n")
