@@ -58,3 +58,13 @@ def test_missing_checkpoints_and_unknown_names_are_clear_errors(tmp_path, monkey
         robustbench_model("Wong2020Fast", root=tmp_path)
     with pytest.raises(ValueError, match="not in RobustBench's cifar10 Linf zoo"):
         robustbench_model("Nobody2099Robust", root=tmp_path)
+
+
+def test_chapter_2_refuses_unknown_zoo_models_before_running():
+    from advlib.repro import get_chapter
+
+    parameter = get_chapter("02").parameter("robustbench_models")
+    assert parameter.check("Wong2020Fast,Standard") == "Wong2020Fast,Standard"
+    for bad in ("Nobody2099Robust", "Wong2020Fast, Standard", ""):
+        with pytest.raises(ValueError, match="robustbench_models"):
+            parameter.check(bad)

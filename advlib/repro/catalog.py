@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from advlib.models.robustbench_zoo import PUBLISHED_CIFAR10_LINF
 from advlib.repro.spec import COMMON, Chapter, Parameter, Target, abstract, data, design, read, readme, register, talk
 
 N_EVAL = Parameter("n_eval", int, 300, "test images attacked for the tables", minimum=10, maximum=10000)
@@ -59,6 +60,8 @@ ADVERSARIAL_EXAMPLES = register(
     )
 )
 
+# the zoo models whose published numbers the book holds, comma-separated without spaces
+_ZOO_LIST = "({0})(,({0}))*".format("|".join(PUBLISHED_CIFAR10_LINF))
 _AUTOATTACK = abstract("Croce et al. 2021 (RobustBench)", "AutoAttack improved almost all robustness evaluations "
                        "compared with the original publications; here: the worst case over APGD-CE, APGD-T and "
                        "Square leaves at most PGD-20's accuracy on the same images")
@@ -74,8 +77,9 @@ ROBUSTNESS = register(
             *COMMON,
             N_EVAL,
             EPOCHS,
-            Parameter("robustbench_models", str, "Standard,Wong2020Fast,Engstrom2019Robustness,Rice2020Overfitting",
-                      "comma-separated RobustBench CIFAR-10 L-inf models evaluated at full scale"),
+            Parameter("robustbench_models", str, ",".join(PUBLISHED_CIFAR10_LINF),
+                      "comma-separated RobustBench CIFAR-10 L-inf models evaluated at full scale",
+                      pattern=_ZOO_LIST),
         ),
         targets={
             "class": (
