@@ -1,4 +1,4 @@
-"""The ``advlib`` command: ``run``, ``reproduce``, ``bench`` and ``doctor``."""
+"""The ``advlib`` command: ``run``, ``reproduce``, ``train``, ``bench`` and ``doctor``."""
 
 from __future__ import annotations
 
@@ -138,9 +138,46 @@ def _run(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(arguments: argparse.Namespace) -> int:
+    """``reproduce --seeds/--executor/--vary/--dry-run``: plan, validate, execute, aggregate."""
+    from pathlib import Path
+
+    from advlib.repro.spec import chapters
+    from advlib.repro.sweep import parse_grid, parse_seeds, plan_sweep, sweep, sweep_dir
+
+    try:
+        if arguments.publish:
+            raise ValueError("--publish writes one default class run; it does not combine with a sweep")
+        names = ([name.strip() for name in arguments.chapters.split(",")] if arguments.chapters
+                 else [chapter.slug for chapter in chapters()])
+        plan = plan_sweep(
+            arguments.scale, chapters=names, seeds=parse_seeds(arguments.seeds or "0"),
+            overrides=arguments.parameter, grid=parse_grid(arguments.vary), runs_dir=Path(arguments.runs_dir),
+            executor=arguments.executor or "local", max_parallel=arguments.max_parallel,
+            slurm_partition=arguments.slurm_partition, gpus_per_run=arguments.gpus_per_run,
+            cpus_per_run=arguments.cpus_per_run, timeout_min=arguments.timeout_min,
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"advlib reproduce: {error}", file=sys.stderr)
+        return 2
+    print(plan.describe())
+    if arguments.dry_run:
+        return 0
+    report = sweep(plan, per_seed=arguments.per_seed)
+    print(report["markdown"])
+    print(f"report: {sweep_dir(Path(arguments.runs_dir), arguments.scale) / 'report.md'}")
+    outcome = report["outcome"]
+    print(f"{len(outcome['done'])} run, {len(outcome['skipped'])} skipped (done before), "
+          f"{len(outcome['failed'])} failed")
+    return 1 if outcome["failed"] else 0
+
+
 def _reproduce(arguments: argparse.Namespace) -> int:
     """Run every chapter at one scale and write the report (and, with --publish, the book's outputs)."""
     from pathlib import Path
+
+    if arguments.seeds or arguments.executor or arguments.vary or arguments.dry_run:
+        return _sweep(arguments)
 
     from advlib.repro.ledger import count
     from advlib.repro.runner import PUBLISHED_REPORT, reproduce
@@ -170,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser = commands.add_parser("bench", help="PGD-10 benchmark: ours vs torchattacks vs the floor")
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(handler=bench.main)
+    from advlib import train_cli
+
+    trainer = commands.add_parser("train", help="train one model of a scale's recipe (under torchrun: DDP)")
+    train_cli.add_arguments(trainer)
+    trainer.set_defaults(handler=train_cli.main)
     run = commands.add_parser("run", help="run one chapter notebook with papermill")
     run.add_argument("chapter", help="chapter number or name, e.g. 01 or 01_adversarial_examples")
     run.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
@@ -189,6 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="class scale only: replace the committed notebooks in chapters/ with the executed ones "
                             "and render the book's report page from them")
     repro.add_argument("--quiet", action="store_true")
+    sweeps = repro.add_argument_group(
+        "sweeps", "any of these makes the run a sweep: every (chapter, seed, parameter set) in its own folder "
+        "under <runs-dir>/<scale>/sweeps/, finished runs skipped, mean ± std over seeds in sweeps/report.md")
+    sweeps.add_argument("--seeds", default=None, help="seeds to run, e.g. 0,1,2 or 0-9")
+    sweeps.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
+                        help="a parameter swept over values (repeatable: the grid of all combinations)")
+    sweeps.add_argument("--executor", default=None, help="local (default: this machine) or slurm (one job array)")
+    sweeps.add_argument("--max-parallel", type=int, default=0,
+                        help="runs at a time (default: local, one per core; slurm, all)")
+    sweeps.add_argument("--cpus-per-run", type=int, default=0,
+                        help="CPU threads per run (default: local, cores / max-parallel; slurm, 1)")
+    sweeps.add_argument("--slurm-partition", default=None)
+    sweeps.add_argument("--gpus-per-run", type=int, default=0, help="GPUs per Slurm job (e.g. 1 with -p device=cuda)")
+    sweeps.add_argument("--timeout-min", type=int, default=240, help="time limit per run in minutes")
+    sweeps.add_argument("--dry-run", action="store_true", help="print the validated plan and stop")
+    sweeps.add_argument("--per-seed", action="store_true", help="the report also lists every seed's value")
     repro.set_defaults(handler=_reproduce)
     doctor = commands.add_parser("doctor", help="check the environment and the data root")
     doctor.set_defaults(handler=_doctor)

@@ -62,6 +62,27 @@ def robust_accuracy(
     return accuracy(model, adversarial, labels, batch_size)
 
 
+def accuracy_over_ranks(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                        attack: Attack | None = None, batch_size: int = 256) -> float:
+    """(Robust) accuracy on the whole set, each rank of a distributed run evaluating its own
+    contiguous share (:func:`advlib.distributed.share`) and the counts summed over ranks.
+
+    Every rank gets the same number; in a single process this is :func:`accuracy` (or
+    :func:`robust_accuracy` with ``attack``), so the caller needs no second code path.
+    """
+    from advlib import distributed
+
+    part = distributed.share(len(labels), distributed.current())
+    x, y = images[part], labels[part]
+    correct = 0.0
+    if len(y):
+        if attack is not None:
+            x = attack_in_batches(model, x, y, attack, batch_size)
+        correct = (predict(model, x, batch_size) == y).sum().item()
+    correct, total = distributed.sum_over_ranks([correct, len(y)], labels.device)
+    return correct / total
+
+
 def perturbation_norms(adversarial: torch.Tensor, images: torch.Tensor, norm: str = "linf") -> torch.Tensor:
     """Per-sample L-inf or L2 norm of ``adversarial - images``."""
     norm = _checks.check_norm(norm)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from advlib import distributed
 from advlib.attacks import iterative_attack, semantic_attack
 from advlib.data.dataset import ImageDataset
 from advlib.utils import atomic_path
@@ -214,12 +215,31 @@ def train(
     Shuffling and random starts draw from a generator seeded with ``config.seed``; the
     initial weights are the caller's (call :func:`advlib.seed_everything` before building
     the model), so the same seed gives the same model.
+
+    Under ``torchrun`` (a process group initialised by
+    :func:`advlib.distributed.init_from_environment`) the model is wrapped in
+    DistributedDataParallel and every rank trains on its share of each global batch of
+    ``config.batch_size`` (:func:`advlib.distributed.share`), with the loss scaled so that
+    the averaged gradient is the one of the whole batch. The global order is the one-process
+    order, so natural training on N ranks follows one process up to floating-point summation
+    order. Random starts are drawn per rank (a generator seeded with the seed, rank and
+    epoch, so a resumed run draws the same), hence adversarial training differs from one
+    process in its noise only; BatchNorm statistics are per rank (DDP's usual behaviour).
+    Only rank 0 writes the checkpoint; every rank gets the same history (metrics summed
+    over ranks) and calls ``epoch_callback`` (the run stops if any rank asks to).
     """
     if class_weights is not None:
         if class_weights.dim() != 1 or not torch.isfinite(class_weights).all() or (class_weights < 0).any():
             raise ValueError("class_weights must be a 1-d tensor of finite weights >= 0, one per class")
         class_weights = class_weights.to(device=device, dtype=torch.float32)
     model.to(device)
+    context = distributed.current()
+    trained: nn.Module = model
+    if context.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        on_gpu = torch.device(device).type == "cuda"
+        trained = DistributedDataParallel(model, device_ids=[torch.device(device)] if on_gpu else None)
     optimizer = make_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
     history: list[EpochRecord] = []
@@ -233,28 +253,46 @@ def train(
     batches_per_epoch = math.ceil(len(dataset) / config.batch_size)
     total = config.epochs * batches_per_epoch
     for epoch in range(start_epoch, config.epochs):
-        model.train()
+        trained.train()
         began = time.perf_counter()
+        # one process: the order and the random starts share one generator (as always);
+        # several: the order generator stays identical on every rank, the noise is per rank
+        noise = generator if not context.distributed else torch.Generator().manual_seed(
+            config.seed * 1_000_003 + context.rank * 10_007 + epoch)
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(
             dataset.batches(config.batch_size, shuffle=True, generator=generator, device=device),
             total=batches_per_epoch, desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
-            disable=not progress, leave=False,
+            disable=not (progress and context.main), leave=False,
         )
         for index, (images, labels) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = scheduled_learning_rate(config, epoch * batches_per_epoch + index, total)
+            count = labels.numel()
+            if context.distributed:
+                # this rank's share of the batch; its loss is the sum over the share divided by
+                # the whole batch's count (or class weight): summed over the ranks, that is the
+                # one-process mean, and DDP averages the gradients over ranks, hence * world
+                total_weight = count if class_weights is None else class_weights[labels].sum().item()
+                mine = distributed.share(len(labels), context)
+                images, labels = images[mine], labels[mine]
             if augment is not None:
                 images = augment(images)
-            inputs = adversarial_batch(model, images, labels, config, generator)
-            logits = model(inputs)
-            loss = F.cross_entropy(logits, labels, weight=class_weights)
+            inputs = adversarial_batch(model, images, labels, config, noise) if len(labels) else images
+            logits = trained(inputs)
+            if context.distributed:
+                loss = F.cross_entropy(logits, labels, weight=class_weights, reduction="sum") / total_weight
+                objective = loss * context.world_size
+            else:
+                loss = objective = F.cross_entropy(logits, labels, weight=class_weights)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             optimizer.step()
-            loss_sum += loss.item() * labels.numel()
+            loss_sum += loss.item() * count
             correct += (logits.argmax(1) == labels).sum().item()
             seen += labels.numel()  # per symbol when each image holds several (N, L)
+        if context.distributed:
+            loss_sum, correct, seen = distributed.sum_over_ranks([loss_sum, correct, seen], device)
         record = EpochRecord(epoch + 1, loss_sum / seen, correct / seen, time.perf_counter() - began)
         history.append(record)
         stop = False
@@ -263,8 +301,11 @@ def train(
             if isinstance(outcome, dict):
                 record.extra.update({key: float(value) for key, value in outcome.items()})
             stop = outcome is True
-        if checkpoint is not None:
+        if context.distributed:
+            stop = distributed.sum_over_ranks([stop], device)[0] > 0
+        if checkpoint is not None and context.main:
             save_checkpoint(checkpoint, model, optimizer, epoch + 1, config, history, generator)
+        distributed.barrier()
         if stop:
             break
     model.eval()

@@ -198,3 +198,17 @@ def run_full_scale_cells(
             after_cell(namespace)
     record = json.loads((runs / "full" / f"{chapter.slug}.json").read_text())
     return namespace, record
+
+
+def toy_brightness_dataset(n: int = 65, seed: int = 123):
+    """Two classes of 8x8 grey images told apart by a brighter left half: learnable in a few
+    epochs by a tiny SmallCNN, which is all the distributed-training tests need."""
+    import torch
+
+    from advlib.data.dataset import ImageDataset
+
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=generator)
+    images = torch.randint(0, 100, (n, 1, 8, 8), generator=generator, dtype=torch.uint8)
+    images[labels == 1, :, :, :4] += 120
+    return ImageDataset(images, labels, ("dark", "bright-left"), name="toy-brightness", split="train", scale="smoke")

@@ -62,8 +62,13 @@ def _default_results_dir() -> Path:
     return (CHAPTERS_DIR / "../runs").resolve()
 
 
-def prepare(chapter_name: str, overrides: Mapping[str, Any], runs_dir: Path) -> tuple[Chapter, dict[str, Any]]:
-    """Validate everything about one run; return the chapter and its full parameter set."""
+def prepare(chapter_name: str, overrides: Mapping[str, Any], runs_dir: Path, *,
+            check_device: bool = True) -> tuple[Chapter, dict[str, Any]]:
+    """Validate everything about one run; return the chapter and its full parameter set.
+
+    ``check_device=False`` leaves the device's availability to the machine that runs it (a
+    Slurm login node has no GPU); its spelling is still checked.
+    """
     chapter = get_chapter(chapter_name)
     if not chapter.notebook.is_file():
         raise FileNotFoundError(f"chapter notebook {chapter.notebook} is missing")
@@ -77,7 +82,8 @@ def prepare(chapter_name: str, overrides: Mapping[str, Any], runs_dir: Path) -> 
         raise ValueError("results_dir is set by the runner; choose the folder with --runs-dir")
     values = {**overrides, "results_dir": str(runs_dir.resolve())}
     checked = check_parameters(chapter, values)
-    resolve_device(checked["device"])  # e.g. device=cuda on a machine without a GPU: fail now, not mid-run
+    if check_device:
+        resolve_device(checked["device"])  # e.g. device=cuda on a machine without a GPU: fail now, not mid-run
     return chapter, checked
 
 
