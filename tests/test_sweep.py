@@ -14,7 +14,7 @@ import single_node_slurm as slurm
 from advlib import cli
 from advlib.repro import get_chapter
 from advlib.repro.aggregate import Summary, aggregate, judge_group, render_markdown
-from advlib.repro.sweep import finished, parse_grid, parse_seeds, plan_sweep, run_folder, sweep
+from advlib.repro.sweep import finished, parse_grid, parse_seeds, plan_sweep, read_aggregate, run_folder, sweep
 
 
 def test_seed_lists_parse_or_say_what_is_wrong():
@@ -124,6 +124,13 @@ def test_a_two_seed_local_sweep_aggregates_skips_what_is_done_and_reports_a_fail
     assert "(n=2)" in report["markdown"]
     on_disk = json.loads((runs / "smoke" / "sweeps" / "report.json").read_text())
     assert on_disk["groups"].keys() == report["groups"].keys()
+    table = read_aggregate("01", scale="smoke", runs_dir=runs, varied={"n_eval": 20})
+    assert table["clean_accuracy"].values == {seed: record["results"]["clean_accuracy"]
+                                              for seed, record in zip((0, 1), records, strict=True)}
+    with pytest.raises(KeyError, match="has no group"):
+        read_aggregate("01", scale="smoke", runs_dir=runs)
+    with pytest.raises(FileNotFoundError, match="no sweep report"):
+        read_aggregate("01", scale="class", runs_dir=runs)
 
     # run again: the two finished runs are skipped, unchanged; the broken one is tried again
     stamps = [run.status_path.stat().st_mtime_ns for run in plan.runs[:2]]

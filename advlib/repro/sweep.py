@@ -407,3 +407,23 @@ def sweep(plan: Plan, *, per_seed: bool = False, poll_seconds: float = 2.0, echo
     report = write_report(plan, outcome, per_seed=per_seed)
     report["outcome"] = {key: [spec.name for spec in specs] for key, specs in outcome.items()}
     return report
+
+
+def read_aggregate(slug: str, *, scale: str, runs_dir: str | Path = "runs",
+                   varied: Mapping[str, Any] | None = None) -> dict[str, aggregate.Summary]:
+    """The mean +- std over seeds of every result of one chapter and parameter set, from the
+    last sweep's ``report.json``: what a chapter's table reads to show a sweep instead of
+    its own single run (``summary.mean``, ``summary.std``, ``summary.n``, ``summary.values``).
+
+    Raises ``FileNotFoundError`` when no sweep report exists and ``KeyError`` naming the
+    groups it has when this chapter and parameter set are not among them.
+    """
+    path = sweep_dir(Path(runs_dir), scale) / "report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep report at {path}: run advlib reproduce --scale {scale} --seeds ...")
+    groups = json.loads(path.read_text())["groups"]
+    label = aggregate.group_label(get_chapter(slug).slug, varied or {})
+    if label not in groups:
+        raise KeyError(f"the sweep report has no group {label!r}; it has {sorted(groups)}")
+    return {key: aggregate.Summary({int(seed): value for seed, value in payload["per_seed"].items()})
+            for key, payload in groups[label]["results"].items()}
