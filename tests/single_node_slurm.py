@@ -119,6 +119,15 @@ def single_node_slurm(folder: Path) -> Iterator[dict[str, str]]:
         _wait_for(idle, "the node becoming idle", logs)
         yield {"SLURM_CONF": str(configuration)}
     finally:
+        # a job whose result file is written may still be ending its step: let the queue drain
+        # (then cancel what is left) before the daemons stop, or its srun outlives them
+        def drained() -> bool:
+            queue = subprocess.run([_binary("squeue"), "-h"], capture_output=True, text=True, env=environment)
+            return queue.returncode != 0 or not queue.stdout.strip()
+
+        with contextlib.suppress(RuntimeError):
+            _wait_for(drained, "the queue draining", logs, seconds=60)
+        subprocess.run([_binary("scancel"), "--user=root"], env=environment, capture_output=True)
         subprocess.run([_binary("scontrol"), "shutdown"], env=environment, capture_output=True)
         for pid_file in (folder / "slurmd.pid", folder / "slurmctld.pid", munge_pid):
             with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
