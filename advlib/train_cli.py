@@ -27,7 +27,7 @@ from advlib.train import METHODS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=("smoke", "class", "full"), default="class",
                         help="the recipe: data, network and training schedule (see advlib.recipes)")
-    parser.add_argument("--method", choices=METHODS[:4], default="natural")
+    parser.add_argument("--method", choices=[m for m in METHODS if m != "semantic"], default="natural")
     parser.add_argument("--eps", type=float, default=None, help="training budget (default: the recipe's largest)")
     parser.add_argument("--attack-steps", type=int, default=None, help="PGD steps inside PGD-AT (default: recipe)")
     parser.add_argument("--epochs", type=int, default=0, help="0: the recipe's")

@@ -72,8 +72,11 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, Summary]:
 def judge_group(slug: str, scale: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The ledger of one group of seeds: each target judged on the mean, with the spread,
     n, the per-seed values and on how many seeds the target held on its own."""
+    return _judge_summaries(slug, scale, summarise(records))
+
+
+def _judge_summaries(slug: str, scale: str, summaries: Mapping[str, Summary]) -> list[dict[str, Any]]:
     chapter = get_chapter(slug)
-    summaries = summarise(records)
     rows = judge(chapter, {key: summary.mean for key, summary in summaries.items()}, scale)
     targets = {target.key: target for target in chapter.targets.get(scale, ())}
     for row in rows:
@@ -102,12 +105,13 @@ def aggregate(scale: str, groups: Mapping[str, Mapping[str, Any]]) -> dict[str, 
     report: dict[str, Any] = {"scale": scale, "groups": {}}
     for label, group in groups.items():
         records = group["records"]
+        summaries = summarise(records)
         report["groups"][label] = {
             "chapter": group["chapter"],
             "varied": dict(group["varied"]),
             "seeds": sorted(record["parameters"]["seed"] for record in records),
-            "ledger": judge_group(group["chapter"], scale, records),
-            "results": {key: summary.as_json() for key, summary in summarise(records).items()},
+            "ledger": _judge_summaries(group["chapter"], scale, summaries),
+            "results": {key: summary.as_json() for key, summary in summaries.items()},
         }
     return report
 
@@ -133,28 +137,27 @@ def render_markdown(report: Mapping[str, Any], *, per_seed: bool = False) -> str
             if row["n"] == 0:
                 lines.append(f"- `{row['key']}`: expected {row['expected']}, not measured: **missing**.")
                 continue
-            summary = _summary(row)
+            summary = summary_from_json(row)
             verdict = row["category"] if row["holds"] else f"**{row['category']}**"
             line = (f"- `{row['key']}`: expected {row['expected']}, measured {summary.describe()}: {verdict}; "
                     f"holds on {row['seeds_holding']} of {row['n']} seeds.")
-            if per_seed:
-                line += " Per seed: " + ", ".join(
-                    f"{seed}: {format_measured(value)}" for seed, value in row["per_seed"].items()) + "."
-            lines.append(line)
+            lines.append(line + (_per_seed_text(row) if per_seed else ""))
         judged = {row["key"] for row in group["ledger"]}
         others = {key: summary for key, summary in group["results"].items() if key not in judged}
         if others:
             lines += ["", "Results without a target at this scale:", ""]
             for key, summary in others.items():
-                line = f"- `{key}`: {_summary(summary).describe()}."
-                if per_seed:
-                    line += " Per seed: " + ", ".join(
-                        f"{seed}: {format_measured(value)}" for seed, value in summary["per_seed"].items()) + "."
-                lines.append(line)
+                line = f"- `{key}`: {summary_from_json(summary).describe()}."
+                lines.append(line + (_per_seed_text(summary) if per_seed else ""))
         lines.append("")
     return "\n".join(lines)
 
 
-def _summary(payload: Mapping[str, Any]) -> Summary:
-    """A :class:`Summary` back from its JSON form."""
+def _per_seed_text(payload: Mapping[str, Any]) -> str:
+    values = ", ".join(f"{seed}: {format_measured(value)}" for seed, value in payload["per_seed"].items())
+    return f" Per seed: {values}."
+
+
+def summary_from_json(payload: Mapping[str, Any]) -> Summary:
+    """A :class:`Summary` back from its JSON form (:meth:`Summary.as_json`)."""
     return Summary({int(seed): value for seed, value in payload["per_seed"].items()})

@@ -37,6 +37,7 @@ from typing import Any
 import nbformat
 
 from advlib.repro import aggregate
+from advlib.repro.ledger import disagreements
 from advlib.repro.record import load_record, record_path, write_json_atomic
 from advlib.repro.runner import execute, parse_overrides, prepare
 from advlib.repro.spec import get_chapter, parse_value
@@ -95,15 +96,21 @@ def parse_grid(pairs: Iterable[str]) -> list[tuple[str, list[str]]]:
     return grid
 
 
-def code_fingerprint(notebook: Path) -> str:
-    """A hash of what a run executes: the notebook's code cells and every library source."""
+def library_fingerprint() -> str:
+    """A hash of every library source (read once per sweep, shared by all its chapters)."""
     digest = hashlib.sha256()
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        if cell.cell_type == "code":
-            digest.update(cell.source.encode())
     for path in sorted(LIBRARY.rglob("*.py")):
         digest.update(str(path.relative_to(LIBRARY)).encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def code_fingerprint(notebook: Path, library: str) -> str:
+    """A hash of what a run executes: the notebook's code cells and the library's sources."""
+    digest = hashlib.sha256(library.encode())
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.encode())
     return digest.hexdigest()
 
 
@@ -169,8 +176,7 @@ class Plan:
                  f"at most {self.max_parallel} at a time:"]
         for spec in self.runs:
             state = "done, will be skipped" if finished(spec) else "to run"
-            varied = f" {aggregate.group_label('', spec.varied).strip()}" if spec.varied else ""
-            lines.append(f"  {spec.name}{varied}: {state} -> {spec.folder}")
+            lines.append(f"  {aggregate.group_label(spec.name, spec.varied)}: {state} -> {spec.folder}")
         if self.executor == "slurm":
             lines.append(f"  slurm: {self.slurm}")
         return "\n".join(lines)
@@ -220,6 +226,7 @@ def plan_sweep(
     parallel = max_parallel or (cores if executor == "local" else len(seeds))
     threads = cpus_per_run or (max(1, cores // parallel) if executor == "local" else 0)
     runs = []
+    library = library_fingerprint()
     for name in chapters:
         chapter = get_chapter(name)
         fixed = parse_overrides(chapter, overrides)
@@ -228,24 +235,25 @@ def plan_sweep(
                           for key, values in grid]
         except KeyError as error:
             raise ValueError(f"--vary: unknown parameter {error.args[0]!r} for chapter {chapter.slug}") from None
-        code = code_fingerprint(chapter.notebook)
+        code = code_fingerprint(chapter.notebook, library)
+        defaults = {parameter.name: parameter.default for parameter in chapter.parameters}
         for combination in itertools.product(*dimensions):
-            for seed in seeds:
-                values = {**fixed, **dict(combination), "scale": scale, "seed": seed}
+            values = {**fixed, **dict(combination), "scale": scale}
+            try:
+                for seed in seeds:
+                    chapter.parameter("seed").check(seed)
                 # the login node of a cluster has no GPU: -p device=cuda is checked on the node that runs it
-                try:
-                    _, checked = prepare(chapter.slug, values, Path("."), check_device=executor == "local")
-                except ValueError as error:
-                    raise ValueError(f"chapter {chapter.slug}, seed {seed}, {dict(combination)}: {error}") from None
-                defaults = {parameter.name: parameter.default for parameter in chapter.parameters}
-                varied = {key: value for key, value in checked.items()
-                          if key not in UNHASHED and value != defaults[key]}
+                _, checked = prepare(chapter.slug, values, Path("."), check_device=executor == "local")
+            except ValueError as error:
+                raise ValueError(f"chapter {chapter.slug}, {dict(combination)}: {error}") from None
+            varied = {key: value for key, value in checked.items() if key not in UNHASHED and value != defaults[key]}
+            for seed in seeds:
                 folder = run_folder(runs_dir, scale, chapter.slug, seed, varied)
-                checked["results_dir"] = str(folder)
+                parameters = {**checked, "seed": seed, "results_dir": str(folder)}
                 fingerprint = hashlib.sha256(_canonical(
                     {"chapter": chapter.slug, "scale": scale, "seed": seed, "varied": varied, "code": code}
                 ).encode()).hexdigest()
-                runs.append(RunSpec(chapter.slug, scale, seed, varied, checked, str(folder), fingerprint, threads))
+                runs.append(RunSpec(chapter.slug, scale, seed, varied, parameters, str(folder), fingerprint, threads))
     slurm = {}
     if executor == "slurm":
         slurm = {"slurm_partition": slurm_partition, "gpus_per_node": gpus_per_run or None,
@@ -300,10 +308,12 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     try:
         execute(get_chapter(spec.slug), spec.parameters, progress=False)
     except PapermillExecutionError as error:
+        # execute() removed any older record first: one on disk was written by this run's
+        # finish_chapter, which asserts only after recording; what it asserted is in its ledger
         record_file = record_path(spec.folder, spec.scale, spec.slug)
-        if error.ename == "AssertionError" and "contradicts the chapter's text" in error.evalue \
-                and record_file.is_file():
-            state["contradictions"] = error.evalue.splitlines()[1:]
+        contradictions = disagreements(load_record(record_file)["ledger"]) if record_file.is_file() else []
+        if error.ename == "AssertionError" and contradictions:
+            state["contradictions"] = contradictions
         else:
             state.update(status="failed", error=f"cell [{error.exec_count}] raised {error.ename}: {error.evalue}")
     except Exception as error:  # any failure is recorded and reported, not lost
@@ -425,5 +435,4 @@ def read_aggregate(slug: str, *, scale: str, runs_dir: str | Path = "runs",
     label = aggregate.group_label(get_chapter(slug).slug, varied or {})
     if label not in groups:
         raise KeyError(f"the sweep report has no group {label!r}; it has {sorted(groups)}")
-    return {key: aggregate.Summary({int(seed): value for seed, value in payload["per_seed"].items()})
-            for key, payload in groups[label]["results"].items()}
+    return {key: aggregate.summary_from_json(payload) for key, payload in groups[label]["results"].items()}
