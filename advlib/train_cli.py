@@ -58,14 +58,14 @@ def main(arguments: argparse.Namespace) -> int:
     if arguments.seed < 0 or arguments.n_eval < 0 or arguments.eval_pgd_steps < 1:
         print("advlib train: --seed and --n-eval must be >= 0, --eval-pgd-steps >= 1", file=sys.stderr)
         return 2
-    try:
+    try:  # bad settings, missing data (DataUnavailableError), no GPU: one line, before any work
         config = dataclasses.replace(chosen.training, **changes)
+        train_set, test_set = datasets(arguments.scale)
         context, device = distributed.init_from_environment(arguments.device)
     except (ValueError, RuntimeError) as error:
         print(f"advlib train: {error}", file=sys.stderr)
         return 2
     try:
-        train_set, test_set = datasets(arguments.scale)
         seed_everything(arguments.seed)
         model = chosen.build().to(device)
         history = train(model, train_set, config, device=device, checkpoint=Path(arguments.out), progress=context.main)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from fakes import toy_brightness_dataset
 
-from advlib import distributed
+from advlib import cli, distributed
 from advlib.data import load_dataset
 from advlib.evaluate import accuracy
 from advlib.models import SmallCNN
@@ -108,3 +108,18 @@ def test_the_train_command_runs_under_torchrun_and_writes_one_checkpoint(tmp_pat
     images, labels = load_dataset("mnist", "test", "smoke").tensors()
     assert summary["clean_accuracy"] == accuracy(model, images[:64], labels[:64]), "the split evaluation adds up"
     assert 0.0 <= summary["pgd_accuracy"] <= 1.0
+
+
+def test_the_train_command_refuses_bad_input_before_any_work(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "model.pt"
+    assert cli.main(["train", "--out", str(out), "--epochs", "-1"]) == 2
+    assert "epochs must be an int >= 1" in capsys.readouterr().err
+    monkeypatch.setenv("ADVLIB_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+    assert cli.main(["train", "--out", str(out), "--scale", "full"]) == 2
+    assert "'cifar10' (full scale) is not available" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert cli.main(["train", "--out", str(out), "--device", "cuda"]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "empty").exists()
+
