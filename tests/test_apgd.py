@@ -132,7 +132,7 @@ def test_matches_the_official_implementation_step_for_step(cnn64, mnist_class, m
     step-halving count are imitated (see apgd._raised). Without imitating them, a few DLR
     trajectories part at a checkpoint, and robust accuracy stays within 0.01."""
     images, labels = mnist_class[1].tensors()
-    images, labels = images[:32].double(), labels[:32]
+    images, labels = images[:16].double(), labels[:16]
     ours = apgd(cnn64, images, labels, eps, steps=100, norm=norm, loss="ce", random_start=False)
     torch.testing.assert_close(ours, _official_single_run(cnn64, images, labels, eps, norm, "ce"), rtol=0, atol=1e-12)
 
