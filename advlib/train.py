@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from advlib import distributed
+from advlib import distributed, train_cache
 from advlib.attacks import iterative_attack, semantic_attack
 from advlib.data.dataset import ImageDataset
 from advlib.utils import atomic_path
@@ -197,6 +197,7 @@ def train(
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     class_weights: torch.Tensor | None = None,
     progress: bool = True,
+    cache: bool = True,
 ) -> list[EpochRecord]:
     """Train ``model`` in place on ``dataset`` with ``config``; return one record per epoch.
 
@@ -211,6 +212,11 @@ def train(
             It brings its own random generator; it is not part of a resumable checkpoint.
         class_weights: one weight per class in the cross-entropy (re-weighting against class
             imbalance); like ``augment``, a property of the data, not of the checkpoint.
+        cache: look the run up in the content-addressed training cache first, and store it
+            there when it finishes (:mod:`advlib.train_cache`: the key covers the initial
+            weights, data, recipe, random state and library code, so a hit loads the weights
+            this call would have trained and the epoch records it measured). Runs with an
+            epoch callback, ``augment``, a checkpoint or a process group are never cached.
 
     Shuffling and random starts draw from a generator seeded with ``config.seed``; the
     initial weights are the caller's (call :func:`advlib.seed_everything` before building
@@ -234,6 +240,13 @@ def train(
         class_weights = class_weights.to(device=device, dtype=torch.float32)
     model.to(device)
     context = distributed.current()
+    cache_key = None
+    if cache and epoch_callback is None and augment is None and checkpoint is None and not context.distributed:
+        cache_key = train_cache.run_key(model, dataset.images, dataset.labels, config, device, class_weights)
+        cached = train_cache.load(cache_key, model)
+        if cached is not None:
+            model.eval()
+            return [EpochRecord(**record) for record in cached]
     trained: nn.Module = model
     if context.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -309,4 +322,6 @@ def train(
         if stop:
             break
     model.eval()
+    if cache_key is not None:
+        train_cache.store(cache_key, model, [dataclasses.asdict(record) for record in history], device)
     return history

@@ -1,4 +1,5 @@
-"""Shared fixtures: one trained SmallCNN per session (about 20 s on 2 cores)."""
+"""Shared fixtures: one trained SmallCNN per session (about 20 s on 2 cores, or a load from
+the training cache), and no training cache in the tests themselves."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import advlib
 from advlib.data import load_dataset
 from advlib.models import SmallCNN
 from advlib.train import SMALL_CNN_MNIST, train
+from advlib.train_cache import CACHE_VARIABLE
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -27,6 +29,15 @@ def _two_threads() -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(autouse=True)
+def _no_training_cache(monkeypatch) -> None:
+    """Every test trains for real (a test that compares two trainings must not compare a run
+    with its cached copy); tests of the cache point it at a folder of their own. Only the
+    session's SmallCNN below goes through the checkout's cache, which nbval's chapter 1
+    then reads (the same recipe, data and seed)."""
+    monkeypatch.setenv(CACHE_VARIABLE, "off")
+
+
 @pytest.fixture(scope="session")
 def mnist_class():
     return load_dataset("mnist", "train", "class"), load_dataset("mnist", "test", "class")
@@ -34,7 +45,10 @@ def mnist_class():
 
 @pytest.fixture(scope="session")
 def trained_cnn(mnist_class) -> SmallCNN:
-    """SmallCNN trained with the class-scale recipe, seed 0, in eval mode."""
+    """SmallCNN trained with the class-scale recipe, seed 0, in eval mode: chapter 1's source
+    model, so it goes through the checkout's training cache (pytest sets session fixtures up
+    before the function-scoped one that turns the cache off) and nbval's run of chapter 1
+    loads it instead of training."""
     advlib.seed_everything(0)
     model = SmallCNN()
     train(model, mnist_class[0], SMALL_CNN_MNIST, progress=False)

@@ -159,3 +159,84 @@ def test_pgd_training_makes_the_model_more_robust(smoke):
     }
     # Measured (seed 0): natural 0.085, PGD-AT 0.575 under PGD-10 at eps 0.2.
     assert robust["pgd"] > robust["natural"] + 0.3, robust
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
+def _same(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> bool:
+    return first.keys() == second.keys() and all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_the_training_cache_loads_exactly_what_training_produces(smoke, tmp_path, monkeypatch):
+    from advlib import train_cache
+
+    monkeypatch.setenv(train_cache.CACHE_VARIABLE, str(tmp_path / "cache"))
+    config = TrainConfig(epochs=1, batch_size=100, seed=3)
+    subset = smoke[0].subset(300)
+
+    trained = _fresh(3)
+    history = train(trained, subset, config, progress=False)
+    after_training = torch.get_rng_state()
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1, "a finished run is stored"
+
+    torch.manual_seed(123)  # whatever the random state now, a hit restores the one training left
+    loaded = _fresh(3)
+    loaded_history = train(loaded, subset, config, progress=False)
+    assert _same(_weights(loaded), _weights(trained)) and not loaded.training
+    assert [record.loss for record in loaded_history] == [record.loss for record in history]
+    assert [record.seconds for record in loaded_history] == [record.seconds for record in history]
+    assert torch.equal(torch.get_rng_state(), after_training)
+
+    monkeypatch.setenv(train_cache.CACHE_VARIABLE, "off")
+    again = _fresh(3)
+    train(again, subset, config, progress=False)
+    assert _same(_weights(again), _weights(trained)), "training is deterministic, so the cache changes nothing"
+
+
+def test_the_training_cache_key_covers_weights_data_recipe_and_random_state(smoke, tmp_path, monkeypatch):
+    from advlib import train_cache
+
+    monkeypatch.setenv(train_cache.CACHE_VARIABLE, str(tmp_path / "cache"))
+    config = TrainConfig(epochs=1, batch_size=100, seed=0)
+    subset = smoke[0].subset(200)
+    train(_fresh(0), subset, config, progress=False)
+    for model, data, recipe in (
+        (_fresh(1), subset, config),  # other initial weights
+        (_fresh(0), smoke[0].subset(100), config),  # other data
+        (_fresh(0), subset, TrainConfig(epochs=1, batch_size=100, seed=0, lr=2e-3)),  # other recipe
+    ):
+        train(model, data, recipe, progress=False)
+    advlib.seed_everything(0)
+    model = SmallCNN()
+    torch.rand(1)  # the same weights, another random state when training starts
+    train(model, subset, config, progress=False)
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 5, "five different runs, five entries"
+
+
+def test_the_training_cache_skips_what_its_key_cannot_see_and_can_be_write_only(smoke, tmp_path, monkeypatch):
+    from advlib import train_cache
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(train_cache.CACHE_VARIABLE, str(folder))
+    config = TrainConfig(epochs=1, batch_size=100, seed=0)
+    subset = smoke[0].subset(100)
+    train(_fresh(), subset, config, progress=False, epoch_callback=lambda epoch, model: None)
+    train(_fresh(), subset, config, progress=False, augment=lambda images: images)
+    train(_fresh(), subset, config, progress=False, checkpoint=tmp_path / "run.pt")
+    train(_fresh(), subset, config, progress=False, cache=False)
+    assert not folder.exists() or not list(folder.glob("*.pt"))
+
+    monkeypatch.setenv(train_cache.MODE_VARIABLE, "write")
+    calls = []
+    train(_fresh(), subset, config, progress=False)
+    stored = list(folder.glob("*.pt"))
+    assert len(stored) == 1
+    # write-only (what publishing uses) trains again even though the run is cached
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: calls.append(1))
+    train(_fresh(), subset, config, progress=False)
+    assert calls, "write-only mode trains even when the run is cached"
+    monkeypatch.setenv(train_cache.MODE_VARIABLE, "sometimes")
+    with pytest.raises(ValueError, match="ADVLIB_TRAIN_CACHE_MODE"):
+        train(_fresh(), subset, config, progress=False)

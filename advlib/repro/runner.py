@@ -12,14 +12,17 @@ One execution feeds both the book and the report: each chapter embeds its result
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from advlib import train_cache
 from advlib.repro.ledger import judge, render_markdown
 from advlib.repro.prose import solutions
 from advlib.repro.record import embedded_record, record_path, write_json_atomic
@@ -187,6 +190,21 @@ def check_publishable(scale: str, overrides: Iterable[str], runs_dir: Path) -> N
                          "root, without --runs-dir")
 
 
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (which the chapters' kernels inherit) and restore them."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def reproduce(
     scale: str,
     *,
@@ -213,8 +231,11 @@ def reproduce(
         values = {**parse_overrides(chapter, overrides), "scale": scale}
         plans.append(prepare(chapter.slug, values, runs_dir))
     executed = {}
-    for chapter, parameters in plans:
-        _, executed[chapter.slug] = execute(chapter, parameters, progress=progress, run_solutions=run_solutions)
+    # A published run trains for real (its notebooks show the training's own timings) and
+    # only stores its runs in the training cache, for the tests and re-runs that follow.
+    with _environment({train_cache.MODE_VARIABLE: "write"} if publish else {}):
+        for chapter, parameters in plans:
+            _, executed[chapter.slug] = execute(chapter, parameters, progress=progress, run_solutions=run_solutions)
     report = report_from_notebooks(executed, scale)
     folder = runs_dir / scale
     write_json_atomic(folder / "report.json", {"scale": scale, "records": report["records"]})
