@@ -241,7 +241,8 @@ def train(
     model.to(device)
     context = distributed.current()
     cache_key = None
-    if cache and epoch_callback is None and augment is None and checkpoint is None and not context.distributed:
+    cacheable = epoch_callback is None and augment is None and checkpoint is None and not context.distributed
+    if cache and cacheable and train_cache.cache_folder() is not None:
         cache_key = train_cache.run_key(model, dataset.images, dataset.labels, config, device, class_weights)
         cached = train_cache.load(cache_key, model)
         if cached is not None:

@@ -76,9 +76,10 @@ def code_version() -> str:
 
 
 def _tensor_digest(digest: hashlib._Hash, tensor: torch.Tensor) -> None:
-    tensor = tensor.detach().cpu().contiguous()
+    tensor = tensor.detach().cpu()
     digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-    digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    # flattened first: a 0-d tensor (BatchNorm's num_batches_tracked) cannot be viewed as bytes
+    digest.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
 
 
 def run_key(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, config: object,

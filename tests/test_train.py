@@ -240,3 +240,19 @@ def test_the_training_cache_skips_what_its_key_cannot_see_and_can_be_write_only(
     monkeypatch.setenv(train_cache.MODE_VARIABLE, "sometimes")
     with pytest.raises(ValueError, match="ADVLIB_TRAIN_CACHE_MODE"):
         train(_fresh(), subset, config, progress=False)
+
+
+def test_the_training_cache_takes_networks_with_batch_norm(smoke, tmp_path, monkeypatch):
+    """BatchNorm keeps a 0-d counter among its buffers; the key must hash it like any tensor."""
+    from advlib import train_cache
+
+    monkeypatch.setenv(train_cache.CACHE_VARIABLE, str(tmp_path / "cache"))
+    advlib.seed_everything(0)
+    network = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                                  torch.nn.LazyLinear(10))
+    network(torch.zeros(1, 1, 28, 28))  # materialise the lazy layer
+    state = _weights(network)
+    train(network, smoke[0].subset(100), TrainConfig(epochs=1, batch_size=50), progress=False)
+    network.load_state_dict(state)
+    train(network, smoke[0].subset(100), TrainConfig(epochs=1, batch_size=50), progress=False)
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1
