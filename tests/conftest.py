@@ -31,10 +31,12 @@ def _two_threads() -> None:
 
 @pytest.fixture(autouse=True)
 def _no_training_cache(monkeypatch) -> None:
-    """Every test trains for real (a test that compares two trainings must not compare a run
-    with its cached copy); tests of the cache point it at a folder of their own. Only the
-    session's SmallCNN below goes through the checkout's cache, which nbval's chapter 1
-    then reads (the same recipe, data and seed)."""
+    """Every test function trains for real (a test that compares two trainings must not
+    compare a run with its cached copy); tests of the cache point it at a folder of their own.
+    Session- and module-scoped fixtures are set up before this one, so the models they train
+    once per session or file go through the checkout's cache, as the chapters' do: the
+    session's SmallCNN below is chapter 1's source model, which nbval's run of chapter 1
+    then loads instead of training it again."""
     monkeypatch.setenv(CACHE_VARIABLE, "off")
 
 
