@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from advlib.utils import atomic_path
+from advlib.utils import atomic_path, library_fingerprint
 
 CACHE_VARIABLE = "ADVLIB_TRAIN_CACHE"
 MODE_VARIABLE = "ADVLIB_TRAIN_CACHE_MODE"  # "read-write" (default) or "write" (train always, store)
@@ -67,12 +67,8 @@ def mode() -> str:
 
 @functools.cache
 def code_version() -> str:
-    """SHA-256 over the path and bytes of every advlib source file (computed once per process)."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """The library's fingerprint, read once per process."""
+    return library_fingerprint()
 
 
 def _tensor_digest(digest: hashlib._Hash, tensor: torch.Tensor) -> None:

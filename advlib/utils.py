@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import random
@@ -140,3 +141,14 @@ def to_8bit_within(adversarial: torch.Tensor, images: torch.Tensor, eps: float) 
     originals = (images.detach() * 255).round()
     steps = ((adversarial.detach() * 255).round() - originals).clamp(-levels, levels)
     return ((originals + steps).clamp(0, 255) / 255).to(images.dtype)
+
+
+def library_fingerprint() -> str:
+    """SHA-256 over the path and bytes of every advlib source file: what a cached or skipped
+    result depends on besides its inputs (the sweeps and the training cache use it)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -41,13 +41,12 @@ from advlib.repro.ledger import disagreements
 from advlib.repro.record import load_record, record_path, write_json_atomic
 from advlib.repro.runner import execute, parse_overrides, prepare
 from advlib.repro.spec import get_chapter, parse_value
-from advlib.utils import atomic_path
+from advlib.utils import atomic_path, library_fingerprint
 
 EXECUTORS = ("local", "slurm")
 UNHASHED = ("scale", "seed", "device", "results_dir")
 """Parameters that do not enter a run's folder hash: the scale and seed are in the path
 already, and the device and results folder say where a run executes, not what it computes."""
-LIBRARY = Path(__file__).resolve().parents[1]
 SLURM_BINARIES = ("sbatch", "squeue", "scancel")
 
 
@@ -94,15 +93,6 @@ def parse_grid(pairs: Iterable[str]) -> list[tuple[str, list[str]]]:
     if len(set(names)) != len(names):
         raise ValueError(f"--vary names a parameter twice: {names}")
     return grid
-
-
-def library_fingerprint() -> str:
-    """A hash of every library source (read once per sweep, shared by all its chapters)."""
-    digest = hashlib.sha256()
-    for path in sorted(LIBRARY.rglob("*.py")):
-        digest.update(str(path.relative_to(LIBRARY)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def code_fingerprint(notebook: Path, library: str) -> str:
