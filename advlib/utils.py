@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import math
 import os
+import platform
 import random
 import tempfile
 from collections.abc import Iterator
@@ -152,3 +153,24 @@ def library_fingerprint() -> str:
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def cpu_identity() -> str:
+    """Which processor computes float results here: vendor, family, model and name of the first
+    processor in /proc/cpuinfo (Linux; elsewhere what :mod:`platform` says), and the instruction
+    set PyTorch's CPU kernels dispatch to. Two processors with different identities may round
+    sums in different orders, so the same seed can train different weights and print different
+    digits on them (seen with this book: an Intel Xeon and an AMD EPYC)."""
+    fields: dict[str, str] = {}
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+        for line in cpuinfo:
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    if fields.get("vendor_id"):
+        name = (f"{fields['vendor_id']} family {fields.get('cpu family', '?')} model {fields.get('model', '?')} "
+                f"({fields.get('model name', 'unnamed')})")
+    else:
+        name = platform.processor() or platform.machine() or "unknown processor"
+    return f"{name}, {torch.backends.cpu.get_cpu_capability()}"

@@ -23,6 +23,9 @@ from advlib.train_cache import CACHE_VARIABLE
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+pytest_plugins = ["nbval_numerics", "pytester"]
+
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _two_threads() -> None:

@@ -14,7 +14,7 @@ import torch
 from advlib import cli
 from advlib.repro import chapters, check_parameters, get_chapter
 from advlib.repro.prose import exercises
-from advlib.repro.record import embedded_record, write_json_atomic
+from advlib.repro.record import embedded_record, environment, numerics_differ, write_json_atomic
 from advlib.repro.runner import (
     PUBLISHED_REPORT,
     PUBLISHED_SCALE,
@@ -115,6 +115,19 @@ def test_json_records_are_written_atomically(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_record_names_the_numerics_that_decide_its_digits():
+    here = environment("cpu")
+    assert here["cpu"].endswith(torch.backends.cpu.get_cpu_capability())
+    assert numerics_differ(here, here) == []
+    elsewhere = {**here, "cpu": "GenuineIntel family 6 model 143 (Intel Xeon), AVX512", "cpu_threads": 16}
+    assert numerics_differ(elsewhere, here) == [
+        f"cpu: GenuineIntel family 6 model 143 (Intel Xeon), AVX512 -> {here['cpu']}",
+        f"cpu_threads: 16 -> {here['cpu_threads']}",
+    ]
+    older = {key: value for key, value in here.items() if key != "cpu"}  # records before the field
+    assert numerics_differ(older, here) == []
+
+
 def test_reproduce_smoke_runs_every_chapter_and_every_solution_end_to_end(tmp_path):
     """Every chapter at smoke scale through papermill, with its exercises' solutions appended
     and executed in the chapter's state: a solution that stops working fails here."""

@@ -20,7 +20,7 @@ import torch
 
 from advlib.repro.ledger import disagreements, judge, outcome
 from advlib.repro.spec import get_chapter
-from advlib.utils import atomic_path
+from advlib.utils import atomic_path, cpu_identity
 
 GLUE_PREFIX = "application/papermill.record/"
 """myst-nb's glue format: a display output whose mime types carry this prefix and whose
@@ -79,10 +79,25 @@ def environment(device: str) -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu": cpu_identity(),
         "cpu_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "device": str(device),
     }
+
+
+NUMERICS_FIELDS = ("torch", "machine", "cpu", "cpu_threads", "cuda")
+"""What decides a chapter's float results besides its code and parameters ("device" is the
+parameter as given, often "auto"; "cuda" says whether a GPU was there to take it)."""
+
+
+def numerics_differ(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The fields of :data:`NUMERICS_FIELDS` in which two environments differ, as
+    "field: recorded -> current". Empty means a rerun here can be expected to print the recorded
+    digits. A field the record lacks (records older than the field) counts as equal, so old
+    notebooks are still compared digit by digit."""
+    return [f"{field}: {recorded[field]} -> {current.get(field)}" for field in NUMERICS_FIELDS
+            if field in recorded and recorded[field] != current.get(field)]
 
 
 def run_summary(record: Mapping[str, Any]) -> str:
