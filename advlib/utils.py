@@ -157,7 +157,7 @@ def library_fingerprint() -> str:
 
 def cpu_identity() -> str:
     """Which processor computes float results here: vendor, family, model and name of the first
-    processor in /proc/cpuinfo (Linux; elsewhere what :mod:`platform` says), and the instruction
+    processor in /proc/cpuinfo (x86 Linux; elsewhere what :mod:`platform` says), and the instruction
     set PyTorch's CPU kernels dispatch to. Two processors with different identities may round
     sums in different orders, so the same seed can train different weights and print different
     digits on them (seen with this book: an Intel Xeon and an AMD EPYC)."""

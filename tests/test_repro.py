@@ -82,6 +82,8 @@ def test_notebook_follows_the_chapter_template(chapter):
     tags = [cell.metadata.get("tags", []) for cell in code]
     position = next(i for i, t in enumerate(tags) if "parameters" in t)
     assert "check_parameters(" in code[position + 1].source, "the cell after the parameters must validate them"
+    assert "set_num_threads(min(torch.get_num_threads(), 2)" in code[position + 1].source, (
+        "below full scale a chapter pins its CPU threads to at most 2 (tests/nbval_numerics.py relies on it)")
     assert any("nbval-check-output" in t for t in tags), "a results cell must be checked by nbval"
     assert any("finish_chapter(" in cell.source for cell in code), "the chapter must judge and record its run"
     executed = [cell.execution_count is not None for cell in code]
