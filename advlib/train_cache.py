@@ -10,9 +10,9 @@ weights on this machine, so a hit loads exactly what training would have produce
 * the data: the bytes of the images and labels, and the class weights if any;
 * the recipe: every field of the :class:`~advlib.train.TrainConfig`;
 * the global torch random state when training starts (which it restores after a hit to
-  the state that training left), the device type and the number of CPU threads;
-* the code: torch's version, the processor (:func:`advlib.utils.cpu_identity`) and a hash of every ``advlib``
-  source file, so any change to the library trains anew.
+  the state that training left) and the device type;
+* the numerics (:func:`advlib.utils.numerics`: torch's version, the processor, the threads)
+  and a hash of every ``advlib`` source file, so any change to the library trains anew.
 
 Runs with an epoch callback, a batch transform (``augment``), a checkpoint file or a process
 group are never cached: their outcome depends on code the key cannot see.
@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from advlib.utils import atomic_path, cpu_identity, library_fingerprint
+from advlib.utils import atomic_path, library_fingerprint, numerics
 
 CACHE_VARIABLE = "ADVLIB_TRAIN_CACHE"
 MODE_VARIABLE = "ADVLIB_TRAIN_CACHE_MODE"  # "read-write" (default) or "write" (train always, store)
@@ -88,9 +88,7 @@ def run_key(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, config
         "architecture": str(model),
         "config": dataclasses.asdict(config),
         "device": torch.device(device).type,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "cpu": cpu_identity(),
+        "numerics": numerics(),
         "code": code_version(),
     }, sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -155,6 +156,7 @@ def library_fingerprint() -> str:
     return digest.hexdigest()
 
 
+@functools.cache
 def cpu_identity() -> str:
     """Which processor computes float results here: vendor, family, model and name of the first
     processor in /proc/cpuinfo (x86 Linux; elsewhere what :mod:`platform` says), and the instruction
@@ -174,3 +176,11 @@ def cpu_identity() -> str:
     else:
         name = platform.processor() or platform.machine() or "unknown processor"
     return f"{name}, {torch.backends.cpu.get_cpu_capability()}"
+
+
+def numerics() -> dict[str, object]:
+    """What decides float results here besides the code and its inputs: torch's version, the
+    architecture, the processor and the CPU threads in use now. One definition for the results
+    records (which nbval compares by it) and the training cache's key."""
+    return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu_identity(),
+            "cpu_threads": torch.get_num_threads()}

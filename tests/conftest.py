@@ -26,7 +26,6 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 pytest_plugins = ["nbval_numerics", "pytester"]
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def _two_threads() -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))

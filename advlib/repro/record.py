@@ -20,7 +20,7 @@ import torch
 
 from advlib.repro.ledger import disagreements, judge, outcome
 from advlib.repro.spec import get_chapter
-from advlib.utils import atomic_path, cpu_identity
+from advlib.utils import atomic_path, numerics
 
 GLUE_PREFIX = "application/papermill.record/"
 """myst-nb's glue format: a display output whose mime types carry this prefix and whose
@@ -76,11 +76,8 @@ def _glue(key: str, mime: str, value: Any) -> None:
 
 def environment(device: str) -> dict[str, Any]:
     return {
-        "torch": torch.__version__,
+        **numerics(),
         "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpu": cpu_identity(),
-        "cpu_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "device": str(device),
     }

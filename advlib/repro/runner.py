@@ -12,13 +12,13 @@ One execution feeds both the book and the report: each chapter embeds its result
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import nbformat
 
@@ -190,21 +190,6 @@ def check_publishable(scale: str, overrides: Iterable[str], runs_dir: Path) -> N
                          "root, without --runs-dir")
 
 
-@contextlib.contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables (which the chapters' kernels inherit) and restore them."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def reproduce(
     scale: str,
     *,
@@ -233,7 +218,7 @@ def reproduce(
     executed = {}
     # A published run trains for real (its notebooks show the training's own timings) and
     # only stores its runs in the training cache, for the tests and re-runs that follow.
-    with _environment({train_cache.MODE_VARIABLE: "write"} if publish else {}):
+    with mock.patch.dict(os.environ, {train_cache.MODE_VARIABLE: "write"} if publish else {}):
         for chapter, parameters in plans:
             _, executed[chapter.slug] = execute(chapter, parameters, progress=progress, run_solutions=run_solutions)
     report = report_from_notebooks(executed, scale)
