@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from advlib.models.normalized import channels_last
+
 HEADS = ("target", "bias")
 
 
@@ -65,13 +67,14 @@ def small_cnn_trunk(in_channels: int = 3, width: int = 16, image_size: int = 28,
     chapters' workhorse, cut before its classifier so two heads can share it."""
     if image_size % 4:
         raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}")
-    return nn.Sequential(
+    # NHWC, as SmallCNN (a training step about 1.9x faster on 2 CPU cores at width 16)
+    return channels_last(nn.Sequential(
         nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(),
         nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
         nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(2 * width * (image_size // 4) ** 2, features), nn.ReLU(),
-    )
+    ))
 
 
 class _ReverseGradient(torch.autograd.Function):
