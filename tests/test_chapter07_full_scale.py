@@ -27,8 +27,14 @@ def test_full_scale_branch_runs_on_fake_mnist_and_celeba(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets.CelebA, "_check_integrity", lambda self: True)
     monkeypatch.setenv("ADVLIB_DATA", str(root))
     monkeypatch.setenv("ADVLIB_OFFLINE", "1")
+
+    def shrink(namespace: dict) -> None:  # every full-scale code path runs, not its numbers
+        if "SETTINGS" in namespace and namespace["SETTINGS"].get("episodes", 0) > 2:
+            namespace["SETTINGS"].update(episodes=2, teacher_epochs=1)
+
     namespace, record = run_full_scale_cells(
-        "07", monkeypatch, tmp_path / "runs", dict(n_eval=0, n_train=0, epochs=1, flip_eps=0.0, repeats=1))
+        "07", monkeypatch, tmp_path / "runs", dict(n_eval=0, n_train=0, epochs=1, flip_eps=0.0, repeats=1),
+        after_cell=shrink)
     chapter = get_chapter("07")
     assert record["parameters"]["scale"] == "full"
     assert len(namespace["fully_biased"]) == 120, "C-MNIST at full scale reads torchvision's MNIST files"

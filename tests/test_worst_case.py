@@ -80,20 +80,28 @@ def test_square_sees_through_gradient_masking_where_pgd_does_not(cnn, digits):
     assert scores < gradient - 0.3, (scores, gradient)
 
 
-def test_square_agrees_with_the_official_implementation(cnn, mnist_class):
-    """Same model, digits, budget and queries; the random draws differ, so robust accuracy
-    agrees within a tolerance (0.06, measured gaps 0.005 at eps 0.1 and 0.055 at 0.15 with
-    1,000 queries on 200 digits, ours the stronger)."""
+def test_square_is_at_least_as_strong_as_the_official_implementation(cnn, mnist_class):
+    """Same model, digits, budget and queries. A deliberate difference makes ours the
+    stronger: like the paper's original code (max-andr/square-attack, "prevent trying out a
+    delta if it doesn't change x_curr"), ours redraws a window that would change nothing,
+    per image; pyautoattack's port draws one window and one sign for the whole batch and
+    spends the query either way. Late in the schedule the window is 1 to 3 pixels wide and
+    about half such draws change nothing, so the port wastes queries. Measured with 300
+    queries at eps 0.15 on 200 digits, seeds 0-3: ours 0.64, 0.655, 0.645, 0.635 robust
+    accuracy, the port 0.72, 0.705, 0.715, 0.695; also on digits squeezed into [0.2, 0.8],
+    where the box never clips (eps 0.06: 0.46-0.48 against 0.55-0.585). So the test asserts
+    the direction, with 2 digits in 100 of room for the draws, and the budget."""
     from pyautoattack.square import SquareAttack
 
     images, labels = mnist_class[1].tensors()
     images, labels = images[:100], labels[:100]
-    ours = accuracy(cnn, square(cnn, images, labels, 0.15, queries=300, generator=torch.Generator().manual_seed(0)),
-                    labels)
+    adversarial = square(cnn, images, labels, 0.15, queries=300, generator=torch.Generator().manual_seed(0))
+    assert (adversarial - images).abs().max() <= 0.15 + 1e-6 and adversarial.min() >= 0 and adversarial.max() <= 1
+    ours = accuracy(cnn, adversarial, labels)
     official = SquareAttack(cnn, p_init=0.8, n_queries=300, eps=0.15, norm="Linf", n_restarts=1, seed=0,
                             device="cpu")
     theirs = accuracy(cnn, official.perturb(images, labels), labels)
-    assert abs(ours - theirs) <= 0.06, (ours, theirs)
+    assert ours <= theirs + 0.02, (ours, theirs)
 
 
 def test_sanity_checks_fire_on_broken_models_and_stay_quiet_on_an_honest_one(cnn, digits):
