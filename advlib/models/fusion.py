@@ -16,10 +16,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 __all__ = ["fold_batch_norms"]
 
 
-def _pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
+def _pairs(model: nn.Module, example: torch.Tensor) -> tuple[list[tuple[str, str]], torch.Tensor]:
     """(convolution, batch norm) names where the batch norm's input is the convolution's
     output, found by running ``example`` through the model (the order of a forward pass, not
-    of module registration, decides what feeds what)."""
+    of module registration, decides what feeds what); and that pass's output."""
     produced: dict[int, str] = {}
     pairs: list[tuple[str, str]] = []
     hooks = []
@@ -32,11 +32,11 @@ def _pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
                 lambda _module, inputs, name=name: pairs.append((produced.get(id(inputs[0]), ""), name))))
     try:
         with torch.no_grad():
-            model(example)
+            output = model(example)
     finally:
         for hook in hooks:
             hook.remove()
-    return [(conv, norm) for conv, norm in pairs if conv]
+    return [(conv, norm) for conv, norm in pairs if conv], output
 
 
 def _after_norm(norm: nn.BatchNorm2d) -> nn.Module:
@@ -62,29 +62,21 @@ def fold_batch_norms(model: nn.Module, example: torch.Tensor, *, tolerance: floa
     ``example`` only, not a proof.
     """
     model.eval()
-    with torch.no_grad():
-        before = model(example)
-    modules = dict(model.named_modules())
+    pairs, before = _pairs(model, example)
     originals: list[tuple[str, nn.Module]] = []
-
-    def replace(name: str, new: nn.Module) -> None:
-        parent, _, attribute = name.rpartition(".")
-        originals.append((name, modules[name]))
-        setattr(modules[parent] if parent else model, attribute, new)
-
-    for conv_name, norm_name in _pairs(model, example):
-        conv, norm = modules[conv_name], modules[norm_name]
+    for conv_name, norm_name in pairs:
+        conv, norm = model.get_submodule(conv_name), model.get_submodule(norm_name)
         if norm.training or norm.running_mean is None:
             continue
-        replace(conv_name, fuse_conv_bn_eval(conv, norm))
-        replace(norm_name, _after_norm(norm))
+        originals += [(conv_name, conv), (norm_name, norm)]
+        model.set_submodule(conv_name, fuse_conv_bn_eval(conv, norm))
+        model.set_submodule(norm_name, _after_norm(norm))
     with torch.no_grad():
         after = model(example)
     scale = before.abs().max().clamp_min(1.0)
     if not torch.allclose(after, before, rtol=0.0, atol=tolerance * float(scale)):
-        for name, module in reversed(originals):
-            parent, _, attribute = name.rpartition(".")
-            setattr(modules[parent] if parent else model, attribute, module)
+        for name, module in originals:
+            model.set_submodule(name, module)
         raise RuntimeError(f"folding batch norms changed {type(model).__name__}'s output by "
                            f"{(after - before).abs().max().item():.3g}; the model was left unchanged")
     return model
