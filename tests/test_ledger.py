@@ -121,13 +121,16 @@ def test_record_and_glue_are_embedded_in_the_notebook_as_myst_nb_reads_them(tmp_
     from myst_nb.ext.glue import extract_glue_data
     from nbclient import NotebookClient
 
+    from advlib.repro.kernel import PrivateSocketKernelManager
+
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(
         "import time\nfrom advlib.repro import finish_chapter\n"
         f"record = finish_chapter('01', {_parameters(tmp_path, 'smoke')!r}, {{'clean_accuracy': 0.975}}, "
         "started=time.perf_counter(), texts={'label': 'tabby'})"
     )]
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   kernel_manager_class=PrivateSocketKernelManager).execute()
     record = embedded_record(notebook)
     assert record["results"] == {"clean_accuracy": 0.975} and record["texts"] == {"label": "tabby"}
     values = glued_values(notebook)

@@ -23,6 +23,7 @@ from unittest import mock
 import nbformat
 
 from advlib import train_cache
+from advlib.repro.kernel import PrivateSocketKernelManager
 from advlib.repro.ledger import judge, render_markdown
 from advlib.repro.prose import solutions
 from advlib.repro.record import embedded_record, record_path, write_json_atomic
@@ -135,7 +136,7 @@ def execute(chapter: Chapter, parameters: Mapping[str, Any], *, progress: bool =
     began = time.perf_counter()
     papermill.execute_notebook(
         source, str(output), parameters=injected(chapter, parameters), cwd=str(chapter.notebook.parent),
-        progress_bar=progress, kernel_name="python3",
+        progress_bar=progress, kernel_name="python3", kernel_manager_class=PrivateSocketKernelManager,
     )
     record = embedded_record(output)
     record["wall_seconds"] = round(time.perf_counter() - began, 1)
