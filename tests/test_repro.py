@@ -130,33 +130,30 @@ def test_a_record_names_the_numerics_that_decide_its_digits():
     assert numerics_differ(older, here) == []
 
 
-def test_reproduce_smoke_runs_every_chapter_and_every_solution_end_to_end(tmp_path):
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.slug)
+def test_reproduce_smoke_runs_every_chapter_and_every_solution_end_to_end(chapter, tmp_path):
     """Every chapter at smoke scale through papermill, with its exercises' solutions appended
-    and executed in the chapter's state: a solution that stops working fails here."""
+    and executed in the chapter's state: a solution that stops working fails here. One test
+    per chapter, so that a run split over pytest-xdist workers shares them out."""
     runs = tmp_path / "runs"
     # n_eval=20 only where it shrinks the run: chapters whose n_eval default is a class-scale
     # count (300 or 1,000 items at every scale). Elsewhere 0 means the scale's own default,
     # which at smoke is smaller than 20 (chapter 8: 8 photos, chapter 9: 6).
-    shrunk = [chapter.slug for chapter in chapters() if chapter.parameter("n_eval").default > 20]
-    others = [chapter.slug for chapter in chapters() if chapter.slug not in shrunk]
-    assert shrunk and others
-    records = {}
-    for only, overrides in ((shrunk, ["n_eval=20"]), (others, [])):
-        report = reproduce("smoke", runs_dir=runs, only=only, overrides=overrides, progress=False, run_solutions=True)
-        records |= report["records"]
-    assert set(records) == {chapter.slug for chapter in chapters()}
-    for chapter in chapters():
-        record = records[chapter.slug]
-        expected_n_eval = 20 if chapter.slug in shrunk else chapter.parameter("n_eval").default
-        assert record["parameters"]["scale"] == "smoke" and record["parameters"]["n_eval"] == expected_n_eval
-        computed = set(record["results"]) | set(record["undefined"])  # a smoke run may leave ratios undefined
-        assert computed >= {target.key for target in chapter.targets["class"]}
-        executed = nbformat.read(runs / "smoke" / f"{chapter.slug}.solutions.ipynb", as_version=4)
-        solution_cells = [cell for cell in executed.cells if cell.source.startswith("# solution to ")]
-        assert len(solution_cells) == len(exercises(executed)) > 0
-        assert all(cell.execution_count is not None for cell in solution_cells)
+    shrunk = chapter.parameter("n_eval").default > 20
+    report = reproduce("smoke", runs_dir=runs, only=[chapter.slug], overrides=["n_eval=20"] if shrunk else [],
+                       progress=False, run_solutions=True)
+    assert set(report["records"]) == {chapter.slug}
+    record = report["records"][chapter.slug]
+    expected_n_eval = 20 if shrunk else chapter.parameter("n_eval").default
+    assert record["parameters"]["scale"] == "smoke" and record["parameters"]["n_eval"] == expected_n_eval
+    computed = set(record["results"]) | set(record["undefined"])  # a smoke run may leave ratios undefined
+    assert computed >= {target.key for target in chapter.targets["class"]}
+    executed = nbformat.read(runs / "smoke" / f"{chapter.slug}.solutions.ipynb", as_version=4)
+    solution_cells = [cell for cell in executed.cells if cell.source.startswith("# solution to ")]
+    assert len(solution_cells) == len(exercises(executed)) > 0
+    assert all(cell.execution_count is not None for cell in solution_cells)
     assert json.loads((runs / "smoke" / "report.json").read_text())["scale"] == "smoke"
-    assert f"## {others[-1]}" in (runs / "smoke" / "report.md").read_text(), "the last call's report"
+    assert f"## {chapter.slug}" in (runs / "smoke" / "report.md").read_text()
 
 
 def test_the_report_page_is_rendered_from_the_committed_notebooks_value_for_value():
