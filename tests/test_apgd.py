@@ -14,6 +14,18 @@ from advlib.attacks.apgd import apgd, apgd_targeted, checkpoints, dlr_objective
 from advlib.evaluate import accuracy
 
 
+@pytest.fixture(scope="module")
+def apgd_50_on_200_digits(trained_cnn, mnist_class):
+    """APGD-50 with each loss at eps 0.1 on the first 200 test digits, seed 0: computed once for
+    the two tests that need exactly this run (the attack leaves the model untouched, which
+    test_attack_keeps_its_guarantees checks)."""
+    images, labels = mnist_class[1].tensors()
+    images, labels = images[:200], labels[:200]
+    adversarial = {loss: apgd(trained_cnn, images, labels, 0.1, steps=50, loss=loss,
+                              generator=torch.Generator().manual_seed(0)) for loss in ("ce", "dlr")}
+    return images, labels, adversarial
+
+
 def test_checkpoints_follow_the_papers_fractions():
     # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (section 3.2)
     assert checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
@@ -52,22 +64,17 @@ def test_attack_keeps_its_guarantees(cnn, test_batch):
     assert torch.equal(again, adversarial), "a seed fixes the run"
 
 
-def test_at_least_as_strong_as_pgd_20_on_the_class_cnn(cnn, mnist_class):
+def test_at_least_as_strong_as_pgd_20_on_the_class_cnn(cnn, apgd_50_on_200_digits):
     """Like for like (cross-entropy), APGD-50 leaves no more digits standing than PGD-20. The
     DLR loss is a different objective that complements CE (AutoAttack runs both), so it is
     checked as the pair: the digits that survive both APGD losses are no more than those
     that survive PGD-20. (DLR alone was within one digit of PGD-20 on 200, below it with
     one CPU's weights and above with another's: noise, not a property.)"""
-    images, labels = mnist_class[1].tensors()
-    images, labels = images[:200], labels[:200]
+    images, labels, adversarial = apgd_50_on_200_digits
     attacked = pgd(cnn, images, labels, 0.1, steps=20, generator=torch.Generator().manual_seed(0))
     pgd_accuracy = accuracy(cnn, attacked, labels)
-    survives = {}
-    for loss in ("ce", "dlr"):
-        draws = torch.Generator().manual_seed(0)
-        adversarial = apgd(cnn, images, labels, 0.1, steps=50, loss=loss, generator=draws)
-        with torch.no_grad():
-            survives[loss] = cnn(adversarial).argmax(1) == labels
+    with torch.no_grad():
+        survives = {loss: cnn(points).argmax(1) == labels for loss, points in adversarial.items()}
     assert survives["ce"].float().mean().item() <= pgd_accuracy, (survives["ce"].float().mean(), pgd_accuracy)
     both = (survives["ce"] & survives["dlr"]).float().mean().item()
     assert both <= pgd_accuracy, (both, pgd_accuracy)
@@ -102,17 +109,14 @@ def test_bad_arguments_are_clear_errors(cnn, kwargs, error, match):
 
 
 @pytest.mark.parametrize("loss", ["ce", "dlr"])
-def test_robust_accuracy_agrees_with_the_official_implementation(cnn, mnist_class, loss):
+def test_robust_accuracy_agrees_with_the_official_implementation(cnn, apgd_50_on_200_digits, loss):
     """Same model, digits, budget and number of iterations; the random starts differ (each
     library draws its own), so the two robust accuracies agree within a tolerance: 0.03, three
     times the largest gap measured on 500 digits at eps 0.1 and 0.15 (0.010)."""
     from pyautoattack.autopgd_base import APGDAttack
 
-    images, labels = mnist_class[1].tensors()
-    images, labels = images[:200], labels[:200]
-
-    attacked = apgd(cnn, images, labels, 0.1, steps=50, loss=loss, generator=torch.Generator().manual_seed(0))
-    ours = accuracy(cnn, attacked, labels)
+    images, labels, adversarial = apgd_50_on_200_digits
+    ours = accuracy(cnn, adversarial[loss], labels)
     official = APGDAttack(cnn, n_restarts=1, n_iter=50, eps=0.1, norm="Linf", loss=loss, rho=0.75, seed=0,
                           device="cpu", verbose=False)
     theirs = accuracy(cnn, official.perturb(images, labels), labels)
