@@ -38,6 +38,8 @@ def test_full_scale_branch_runs_on_fake_cifar10_and_a_fake_robustbench_checkpoin
                                                square_attack(queries=3)]
             # the per-epoch PGD-10 check of every model runs on the last 4 test images, not 100
             namespace["x_check"], namespace["y_check"] = namespace["x_check"][-4:], namespace["y_check"][-4:]
+            # the attack-strength curves: 3 iterations and a 2 + 2 step budget search, not 50 and 6 + 6
+            namespace["curve_iterations"], namespace["search_steps"], namespace["binary_steps"] = 3, 2, 2
             namespace["_shrunk"] = True
 
     runs = tmp_path / "runs"
