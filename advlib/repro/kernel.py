@@ -3,10 +3,11 @@
 jupyter_client's default transport is TCP on ports it picks by binding a free port and
 releasing it before the kernel binds it again. Two kernels started at the same moment
 (a sweep's parallel runs, two test workers each running a chapter) can be handed the same
-port: then one client talks to the other's kernel, and its notebook waits forever for a
-reply (seen here in the sweep test under pytest-xdist; jupyter_client issue 487, papermill
-issue 511). Unix domain sockets in a folder of the kernel's own have no such race: the
-name is unique before anything is bound.
+port, and then one client can end up talking to the other's kernel (jupyter_client issue
+487, papermill issue 511). That is the likely cause of a hang seen here: in the sweep test,
+run beside other kernels under pytest-xdist, one run's client waited minutes for a reply while
+its kernel sat idle (not reproduced on purpose). Unix domain sockets in a folder of the
+kernel's own have no such race: the name is unique before anything is bound.
 """
 
 from __future__ import annotations
