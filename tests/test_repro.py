@@ -131,10 +131,10 @@ def test_a_record_names_the_numerics_that_decide_its_digits():
 
 
 @pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.slug)
-def test_reproduce_smoke_runs_every_chapter_and_every_solution_end_to_end(chapter, tmp_path):
-    """Every chapter at smoke scale through papermill, with its exercises' solutions appended
-    and executed in the chapter's state: a solution that stops working fails here. One test
-    per chapter, so that a run split over pytest-xdist workers shares them out."""
+def test_reproduce_smoke_runs_a_chapter_and_its_solutions_end_to_end(chapter, tmp_path):
+    """Each chapter at smoke scale through papermill, with its exercises' solutions appended
+    and executed in the chapter's state: a solution that stops working fails here, in the
+    test named after its chapter."""
     runs = tmp_path / "runs"
     # n_eval=20 only where it shrinks the run: chapters whose n_eval default is a class-scale
     # count (300 or 1,000 items at every scale). Elsewhere 0 means the scale's own default,
