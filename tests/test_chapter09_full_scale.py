@@ -32,6 +32,8 @@ def test_full_scale_branch_runs_on_fake_imagenet_and_mnist(tmp_path, monkeypatch
     def shrink(namespace: dict) -> None:  # every full-scale code path runs, not its numbers
         if "SETTINGS" in namespace:
             namespace["SETTINGS"].update(candidates=5, batch=2, mnist_eval=20)
+            namespace["STEPS"] = 2  # the attacks' iterations (10 in the papers)
+            namespace["ALPHA"] = namespace["EPS"] / namespace["STEPS"]
 
     namespace, record = run_full_scale_cells(
         "09", monkeypatch, tmp_path / "runs", dict(n_eval=2, repeats=2, epochs=1), after_cell=shrink)

@@ -136,15 +136,16 @@ def test_reproduce_smoke_runs_a_chapter_and_its_solutions_end_to_end(chapter, tm
     and executed in the chapter's state: a solution that stops working fails here, in the
     test named after its chapter."""
     runs = tmp_path / "runs"
-    # n_eval=20 only where it shrinks the run: chapters whose n_eval default is a class-scale
-    # count (300 or 1,000 items at every scale). Elsewhere 0 means the scale's own default,
-    # which at smoke is smaller than 20 (chapter 8: 8 photos, chapter 9: 6).
-    shrunk = chapter.parameter("n_eval").default > 20
-    report = reproduce("smoke", runs_dir=runs, only=[chapter.slug], overrides=["n_eval=20"] if shrunk else [],
-                       progress=False, run_solutions=True)
+    # n_eval=10, the parameter's minimum, only where it shrinks the run: chapters whose n_eval
+    # default is a class-scale count (100 to 1,000 items at every scale). Elsewhere 0 means the
+    # scale's own default, which at smoke is already small (chapter 8: 8 photos, chapter 9: 6).
+    smallest = chapter.parameter("n_eval").minimum
+    shrunk = chapter.parameter("n_eval").default > smallest
+    report = reproduce("smoke", runs_dir=runs, only=[chapter.slug],
+                       overrides=[f"n_eval={smallest}"] if shrunk else [], progress=False, run_solutions=True)
     assert set(report["records"]) == {chapter.slug}
     record = report["records"][chapter.slug]
-    expected_n_eval = 20 if shrunk else chapter.parameter("n_eval").default
+    expected_n_eval = smallest if shrunk else chapter.parameter("n_eval").default
     assert record["parameters"]["scale"] == "smoke" and record["parameters"]["n_eval"] == expected_n_eval
     computed = set(record["results"]) | set(record["undefined"])  # a smoke run may leave ratios undefined
     assert computed >= {target.key for target in chapter.targets["class"]}
