@@ -130,22 +130,27 @@ def test_a_record_names_the_numerics_that_decide_its_digits():
     assert numerics_differ(older, here) == []
 
 
+SMOKE_PHOTOS = {"08": 2, "09": 2}  # photos attacked in the smoke runs of chapters 8 and 9
+
+
 @pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.slug)
 def test_reproduce_smoke_runs_a_chapter_and_its_solutions_end_to_end(chapter, tmp_path):
     """Each chapter at smoke scale through papermill, with its exercises' solutions appended
     and executed in the chapter's state: a solution that stops working fails here, in the
     test named after its chapter."""
     runs = tmp_path / "runs"
-    # n_eval=10, the parameter's minimum, only where it shrinks the run: chapters whose n_eval
-    # default is a class-scale count (100 to 1,000 items at every scale). Elsewhere 0 means the
-    # scale's own default, which at smoke is already small (chapter 8: 8 photos, chapter 9: 6).
-    smallest = chapter.parameter("n_eval").minimum
-    shrunk = chapter.parameter("n_eval").default > smallest
+    # As few evaluated items as the code paths need: n_eval's minimum (10) where its default is
+    # a class-scale count (100 to 1,000 items at every scale); 2 photos in chapters 8 and 9,
+    # whose smoke defaults are 8 and 6 (the photo attacks dominate their smoke runs). Elsewhere
+    # n_eval=0 keeps the smoke scale's own small default.
+    n_eval = chapter.parameter("n_eval")
+    smallest = SMOKE_PHOTOS.get(chapter.slug[:2], n_eval.minimum)
+    shrunk = smallest > 0 and (n_eval.default == 0 or n_eval.default > smallest)
     report = reproduce("smoke", runs_dir=runs, only=[chapter.slug],
                        overrides=[f"n_eval={smallest}"] if shrunk else [], progress=False, run_solutions=True)
     assert set(report["records"]) == {chapter.slug}
     record = report["records"][chapter.slug]
-    expected_n_eval = smallest if shrunk else chapter.parameter("n_eval").default
+    expected_n_eval = smallest if shrunk else n_eval.default
     assert record["parameters"]["scale"] == "smoke" and record["parameters"]["n_eval"] == expected_n_eval
     computed = set(record["results"]) | set(record["undefined"])  # a smoke run may leave ratios undefined
     assert computed >= {target.key for target in chapter.targets["class"]}
