@@ -130,7 +130,15 @@ def test_a_record_names_the_numerics_that_decide_its_digits():
     assert numerics_differ(older, here) == []
 
 
-SMOKE_PHOTOS = {"08": 2, "09": 2}  # photos attacked in the smoke runs of chapters 8 and 9
+# The smoke runs check code paths, not numbers, so they use as few items as those paths need:
+# n_eval's minimum (10) where its default is a class-scale count (100 to 1,000 items at every
+# scale), 2 photos in chapters 8 and 9 (smoke defaults 8 and 6), and chapter 6 trains its
+# crackers for one epoch on 200 CAPTCHAs (the solution to its adaptive-cracker exercise crafts
+# adversarial CAPTCHAs from up to 500 training ones). Chapters 5 and 7 keep the smoke defaults.
+SMOKE_SHRINK = {
+    "01": {"n_eval": 10}, "02": {"n_eval": 10}, "03": {"n_eval": 10}, "04": {"n_eval": 10},
+    "06": {"n_eval": 10, "n_train": 200, "epochs": 1}, "08": {"n_eval": 2}, "09": {"n_eval": 2},
+}
 
 
 @pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.slug)
@@ -139,19 +147,15 @@ def test_reproduce_smoke_runs_a_chapter_and_its_solutions_end_to_end(chapter, tm
     and executed in the chapter's state: a solution that stops working fails here, in the
     test named after its chapter."""
     runs = tmp_path / "runs"
-    # As few evaluated items as the code paths need: n_eval's minimum (10) where its default is
-    # a class-scale count (100 to 1,000 items at every scale); 2 photos in chapters 8 and 9,
-    # whose smoke defaults are 8 and 6 (the photo attacks dominate their smoke runs). Elsewhere
-    # n_eval=0 keeps the smoke scale's own small default.
-    n_eval = chapter.parameter("n_eval")
-    smallest = SMOKE_PHOTOS.get(chapter.slug[:2], n_eval.minimum)
-    shrunk = smallest > 0 and (n_eval.default == 0 or n_eval.default > smallest)
+    shrink = SMOKE_SHRINK.get(chapter.slug[:2], {})
     report = reproduce("smoke", runs_dir=runs, only=[chapter.slug],
-                       overrides=[f"n_eval={smallest}"] if shrunk else [], progress=False, run_solutions=True)
+                       overrides=[f"{name}={value}" for name, value in shrink.items()], progress=False,
+                       run_solutions=True)
     assert set(report["records"]) == {chapter.slug}
     record = report["records"][chapter.slug]
-    expected_n_eval = smallest if shrunk else n_eval.default
-    assert record["parameters"]["scale"] == "smoke" and record["parameters"]["n_eval"] == expected_n_eval
+    expected = {p.name: p.default for p in chapter.parameters if p.name in ("n_eval", "n_train", "epochs")} | shrink
+    assert record["parameters"]["scale"] == "smoke"
+    assert {name: record["parameters"][name] for name in expected} == expected
     computed = set(record["results"]) | set(record["undefined"])  # a smoke run may leave ratios undefined
     assert computed >= {target.key for target in chapter.targets["class"]}
     executed = nbformat.read(runs / "smoke" / f"{chapter.slug}.solutions.ipynb", as_version=4)
