@@ -5,8 +5,9 @@ torchvision's MNIST files for the semantic-attack experiments.
 Every checkpoint is a random network whose classifier favours class 0, so that the fake
 class-0 photos count as read right by all three models (the chapter attacks only those) and
 the class-3 photos are filtered out. The notebook's code cells run in this process with the
-full scale's parameters; after the set-up cell the candidate pool and batches are shrunk,
-because the point is that every full-scale code path runs, not its numbers.
+full scale's parameters; after the set-up cell the candidate pool, batches, MNIST evaluation
+and attack iterations are shrunk, because the point is that every full-scale code path runs,
+not its numbers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def test_full_scale_branch_runs_on_fake_imagenet_and_mnist(tmp_path, monkeypatch
         if "SETTINGS" in namespace:
             namespace["SETTINGS"].update(candidates=5, batch=2, mnist_eval=20)
             namespace["STEPS"] = 2  # the attacks' iterations (10 in the papers)
-            namespace["ALPHA"] = namespace["EPS"] / namespace["STEPS"]
+            namespace["ALPHA"] = namespace["EPS"] / namespace["STEPS"]  # as the set-up cell defines it
 
     namespace, record = run_full_scale_cells(
         "09", monkeypatch, tmp_path / "runs", dict(n_eval=2, repeats=2, epochs=1), after_cell=shrink)
