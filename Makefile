@@ -74,7 +74,7 @@ _vendor/.stamp: package.json package-lock.json
 # Strict build: a warning (a broken reference, a missing file) fails it.
 book: setup vendor
 	$(BIN)/jupyter-book build . -W --keep-going
-	$(BIN)/python -m advlib.book_check _build/html
+	$(BIN)/python -m advlib.cli.book_check _build/html
 
 clean:
 	rm -rf $(VENV) _build runs _vendor node_modules .pytest_cache .ruff_cache

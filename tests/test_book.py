@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from advlib.book_check import check_site, outside_loads
+from advlib.cli.book_check import check_site, outside_loads
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import torchvision.datasets as tv_datasets
 from fakes import fake_cifar10, fake_robustbench_checkpoint, run_full_scale_cells
 
 from advlib.repro import get_chapter
-from advlib.worst_case import apgd_ce, apgd_t, square_attack
+from advlib.robustness.worst_case import apgd_ce, apgd_t, square_attack
 
 matplotlib.use("Agg")
 

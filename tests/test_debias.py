@@ -22,18 +22,7 @@ from advlib.data.cmnist import (
     recoloured,
 )
 from advlib.data.dataset import ImageDataset
-from advlib.debias import (
-    METHODS,
-    DebiasConfig,
-    FlipAttack,
-    bias_dataset,
-    bias_flipped_copies,
-    flip_rate,
-    train_debiased,
-)
-from advlib.debias_table import ROWS, debiasing_table, fairness_on
-from advlib.errors import DataUnavailableError
-from advlib.fairness import (
+from advlib.debias.fairness import (
     balanced_accuracy,
     confusion_matrix,
     fairness_report,
@@ -42,6 +31,17 @@ from advlib.fairness import (
     reweighting_weights,
     undersample_index,
 )
+from advlib.debias.table import ROWS, debiasing_table, fairness_on
+from advlib.debias.training import (
+    METHODS,
+    DebiasConfig,
+    FlipAttack,
+    bias_dataset,
+    bias_flipped_copies,
+    flip_rate,
+    train_debiased,
+)
+from advlib.errors import DataUnavailableError
 from advlib.models import SmallCNN
 from advlib.models.two_head import TwoHeadNet, reverse_gradient, small_cnn_trunk
 from advlib.train import TrainConfig

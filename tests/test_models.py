@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from advlib.data import PHOTOS, load_photo
+from advlib.data import PHOTOS, imagenet_preprocess, load_photo
 from advlib.errors import DataUnavailableError
 from advlib.evaluate import accuracy
 from advlib.models import (
@@ -19,7 +19,6 @@ from advlib.models import (
     efficientnet_lite,
     efficientnet_lite0,
     imagenet_categories,
-    imagenet_preprocess,
     torchvision_classifier,
 )
 from advlib.models.pretrained import efficientnet_lite_weights

@@ -11,7 +11,7 @@ from torch import nn
 
 import advlib
 from advlib import cli, plot
-from advlib.bench import format_report, run_benchmark
+from advlib.cli.bench import format_report, run_benchmark
 from advlib.utils import frozen_eval, resolve_device
 
 

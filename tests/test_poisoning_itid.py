@@ -19,15 +19,15 @@ from advlib.data.colored_digits import (
 )
 from advlib.data.dataset import ImageDataset
 from advlib.evaluate import predict
-from advlib.itid import conditional_entropy, gamma_dependence, nuisance_dependence, random_labels
-from advlib.models import MLP, SmallCNN, SoftmaxRegression
-from advlib.poisoning import (
+from advlib.generalization.itid import conditional_entropy, gamma_dependence, nuisance_dependence, random_labels
+from advlib.generalization.poisoning import (
     ErrorMinimizingConfig,
     adversarial_poison,
     error_minimizing_noise,
     next_class_targets,
     poisoned_dataset,
 )
+from advlib.models import MLP, SmallCNN, SoftmaxRegression
 from advlib.utils import to_8bit_within
 
 

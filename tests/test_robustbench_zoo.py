@@ -15,7 +15,7 @@ from fakes import fake_robustbench_checkpoint
 
 from advlib.errors import DataUnavailableError
 from advlib.models.robustbench_zoo import checkpoint_path, robustbench_model, zoo_models
-from advlib.worst_case import apgd_ce, worst_case_evaluation
+from advlib.robustness.worst_case import apgd_ce, worst_case_evaluation
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning",
                                         "ignore::DeprecationWarning")

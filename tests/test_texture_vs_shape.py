@@ -16,7 +16,7 @@ import torch
 
 from advlib.data import texture_vs_shape as tvs
 from advlib.errors import DataUnavailableError
-from advlib.shape_bias import IMAGENET_16_CLASS, ShapeBias, category_probabilities, shape_bias
+from advlib.perception.shape_bias import IMAGENET_16_CLASS, ShapeBias, category_probabilities, shape_bias
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "texture-vs-shape"
 

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from advlib import transforms as T
 from advlib.data.shapes_textures import SHAPES, TEXTURES, render, shapes_textures
+from advlib.perception import transforms as T
 
 
 @pytest.fixture()

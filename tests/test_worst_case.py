@@ -1,5 +1,5 @@
-"""The worst-case evaluation (advlib.worst_case), Square (advlib.attacks.square) and the
-sanity checks (advlib.sanity): guarantees, clear errors, resumability, the checks firing on
+"""The worst-case evaluation (advlib.robustness.worst_case), Square (advlib.attacks.square) and the
+sanity checks (advlib.robustness.sanity): guarantees, clear errors, resumability, the checks firing on
 broken evaluations and staying quiet on an honest one, and agreement with pyautoattack."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from torch import nn
 from advlib.attacks import pgd
 from advlib.attacks.square import square, window_fraction
 from advlib.evaluate import accuracy
-from advlib.sanity import (
+from advlib.robustness.sanity import (
     check_black_box,
     check_gradients,
     check_huge_budget,
     check_randomised_output,
     check_softmax_output,
 )
-from advlib.worst_case import CLEAN, EvalAttack, apgd_ce, apgd_t, attack_list, worst_case_evaluation
+from advlib.robustness.worst_case import CLEAN, EvalAttack, apgd_ce, apgd_t, attack_list, worst_case_evaluation
 
 
 class Quantised(nn.Module):

@@ -2,6 +2,7 @@
 
 from advlib.data.dataset import ImageDataset
 from advlib.data.photos import PHOTOS, load_photo
+from advlib.data.preprocess import imagenet_preprocess
 from advlib.data.registry import SCALES, SPLITS, available_datasets, load_dataset, register_dataset
 from advlib.data.root import data_root, downloads_allowed
 
@@ -13,6 +14,7 @@ __all__ = [
     "available_datasets",
     "data_root",
     "downloads_allowed",
+    "imagenet_preprocess",
     "load_dataset",
     "load_photo",
     "register_dataset",

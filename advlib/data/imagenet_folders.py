@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from advlib.data.imagenet_samples import NUM_CLASSES, file_names
+from advlib.data.preprocess import imagenet_preprocess
 from advlib.data.root import data_root
 from advlib.errors import DataUnavailableError
 
@@ -93,7 +94,6 @@ class LazyImages:
         import numpy as np
         from PIL import Image
 
-        from advlib.models.pretrained import imagenet_preprocess
 
         with Image.open(path) as image:
             array = np.asarray(image.convert("RGB"))

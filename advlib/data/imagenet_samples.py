@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from advlib.data.pinned import PinnedFiles
+from advlib.data.preprocess import imagenet_preprocess
 
 REPO = PinnedFiles(
     repository="EliSchwartz/imagenet-sample-images",
@@ -140,7 +141,6 @@ def load_imagenet_photos(
     Photos are decoded and resized one at a time (they differ in size), then stored as 8-bit,
     which keeps the 500 default photos at 224 px in 75 MB.
     """
-    from advlib.models.pretrained import imagenet_preprocess
 
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")

@@ -12,7 +12,6 @@ from advlib.models.pretrained import (
     efficientnet_lite,
     efficientnet_lite0,
     imagenet_categories,
-    imagenet_preprocess,
     torchvision_classifier,
 )
 from advlib.models.resnet import ResNet18
@@ -33,6 +32,5 @@ __all__ = [
     "efficientnet_lite",
     "efficientnet_lite0",
     "imagenet_categories",
-    "imagenet_preprocess",
     "torchvision_classifier",
 ]

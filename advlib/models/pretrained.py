@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from advlib.data.root import data_root, downloads_allowed
@@ -91,24 +90,6 @@ def efficientnet_lite0() -> Normalized:
     """EfficientNet-Lite0 (4.7 M parameters, native input 224 px): the book's class-scale
     ImageNet model; see :func:`efficientnet_lite`."""
     return efficientnet_lite(0)
-
-
-def imagenet_preprocess(image: torch.Tensor, resize: int = 256, crop: int = 224) -> torch.Tensor:
-    """Resize the shorter side to ``resize`` (bicubic, antialiased) and centre-crop ``crop``.
-
-    Takes a (3, H, W) or (N, 3, H, W) float tensor in [0, 1]; returns (N, 3, crop, crop) in
-    [0, 1]. Normalisation is left to the model's ``Normalized`` wrapper.
-    """
-    if image.dim() == 3:
-        image = image.unsqueeze(0)
-    if image.dim() != 4 or image.shape[1] != 3:
-        raise ValueError(f"expected a (3, H, W) or (N, 3, H, W) image, got {tuple(image.shape)}")
-    height, width = image.shape[-2:]
-    scale = resize / min(height, width)
-    size = (max(crop, round(height * scale)), max(crop, round(width * scale)))
-    image = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-    top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
-    return image[..., top : top + crop, left : left + crop].contiguous()
 
 
 def torchvision_classifier(

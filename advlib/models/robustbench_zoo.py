@@ -2,7 +2,7 @@
 
 RobustBench (Croce et al., NeurIPS 2021 datasets track) collects adversarially trained
 models with their AutoAttack accuracies. Chapter 2 evaluates a few of them with
-:func:`advlib.worst_case.worst_case_evaluation` and writes the results in RobustBench's own
+:func:`advlib.robustness.worst_case.worst_case_evaluation` and writes the results in RobustBench's own
 JSON schema beside the book's models, so the book's yardstick can be checked against the
 leaderboard's on the same networks.
 

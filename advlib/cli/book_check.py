@@ -1,5 +1,5 @@
 """Check that a built book is self-contained: no page loads a script, stylesheet or font
-from another host. ``python -m advlib.book_check _build/html`` exits 1 and lists them.
+from another host. ``python -m advlib.cli.book_check _build/html`` exits 1 and lists them.
 
 Links (``<a href>``: launch buttons, citations' DOIs) are fine: they load nothing by
 themselves. What must never happen offline is a page that *fetches* code or styles.

@@ -200,14 +200,14 @@ def _reproduce(arguments: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from advlib import bench
+    from advlib.cli import bench
 
     parser = argparse.ArgumentParser(prog="advlib", description="The adversarial-examples book's library.")
     commands = parser.add_subparsers(dest="command", required=True)
     bench_parser = commands.add_parser("bench", help="PGD-10 benchmark: ours vs torchattacks vs the floor")
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(handler=bench.main)
-    from advlib import train_cli
+    from advlib.cli import train as train_cli
 
     trainer = commands.add_parser("train", help="train one model of a scale's recipe (under torchrun: DDP)")
     train_cli.add_arguments(trainer)
@@ -257,6 +257,3 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     return arguments.handler(arguments)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,8 +25,15 @@ from torch import nn
 
 import advlib
 from advlib.data.biased import BiasedDataset, concatenate
-from advlib.debias import DebiasConfig, FlipAttack, bias_dataset, bias_flipped_copies, flip_rate, train_debiased
-from advlib.fairness import FairnessReport, fairness_report, reweighting_weights, undersample_index
+from advlib.debias.fairness import FairnessReport, fairness_report, reweighting_weights, undersample_index
+from advlib.debias.training import (
+    DebiasConfig,
+    FlipAttack,
+    bias_dataset,
+    bias_flipped_copies,
+    flip_rate,
+    train_debiased,
+)
 from advlib.models.two_head import TwoHeadNet
 from advlib.train import TrainConfig, train
 from advlib.utils import frozen_eval

@@ -4,7 +4,7 @@ A sample counts as robust only if it is classified correctly and *no* attack in 
 fools it (Croce and Hein's AutoAttack protocol, issue 16). The attacks run in order, each
 only on the samples the earlier ones left, so the strong cheap attacks go first and the
 expensive ones see few samples. The result says, per sample, which attack broke it, and
-carries the sanity warnings of :mod:`advlib.sanity`.
+carries the sanity warnings of :mod:`advlib.robustness.sanity`.
 
 AutoAttack's standard list is APGD-CE, APGD-T, FAB-T and Square. This library has no FAB-T,
 so its ``"standard"`` list is APGD-CE, APGD-T (9 target classes) and Square (5,000 queries);
@@ -34,7 +34,7 @@ from advlib.attacks import _checks
 from advlib.attacks.apgd import apgd, apgd_targeted
 from advlib.attacks.square import square
 from advlib.evaluate import perturbation_norms
-from advlib.sanity import SanityWarning, check_black_box, run_model_checks
+from advlib.robustness.sanity import SanityWarning, check_black_box, run_model_checks
 from advlib.utils import atomic_path, frozen_eval
 
 AttackRun = Callable[[nn.Module, torch.Tensor, torch.Tensor, float, str, torch.Generator], torch.Tensor]
@@ -195,7 +195,7 @@ def worst_case_evaluation(
     ``images``/``labels`` may live on the CPU and are moved batch by batch to ``device``
     (default: the model's). Every attack's output is checked to lie in [0, 1] and within
     ``eps``; an attack that steps outside is an error, not a success. ``sanity_checks`` runs
-    the checks of :mod:`advlib.sanity` on up to ``sanity_samples`` correctly classified
+    the checks of :mod:`advlib.robustness.sanity` on up to ``sanity_samples`` correctly classified
     samples, plus the black-box check after the attacks.
     """
     started = time.perf_counter()

@@ -1,0 +1,33 @@
+"""Evaluating robustness the way a reviewer asks for it (chapter 2): the per-sample worst case
+over a list of attacks (AutoAttack's protocol) and the sanity checks that flag an evaluation
+not to be trusted (gradient masking, a huge budget that does not break the model)."""
+
+from advlib.robustness.sanity import (
+    CHECKS,
+    SanityWarning,
+    check_black_box,
+    check_gradients,
+    check_huge_budget,
+    check_randomised_output,
+    check_softmax_output,
+    run_model_checks,
+)
+from advlib.robustness.worst_case import (
+    ATTACK_LISTS,
+    CLEAN,
+    AttackRun,
+    EvalAttack,
+    WorstCaseResult,
+    apgd_ce,
+    apgd_t,
+    attack_list,
+    square_attack,
+    worst_case_evaluation,
+)
+
+__all__ = [
+    "ATTACK_LISTS", "CHECKS", "CLEAN", "AttackRun", "EvalAttack", "SanityWarning", "WorstCaseResult",
+    "apgd_ce", "apgd_t", "attack_list", "check_black_box", "check_gradients", "check_huge_budget",
+    "check_randomised_output", "check_softmax_output", "run_model_checks", "square_attack",
+    "worst_case_evaluation",
+]
