@@ -109,6 +109,35 @@ def input_saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
     return maps / maps.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
 
 
+def map_correlation(first: torch.Tensor, second: torch.Tensor) -> float:
+    """Mean over images of the Pearson correlation between two maps of each image, (N, ...) each.
+
+    Compares where a model looks before and after a change to its input (two
+    :func:`input_saliency` maps): 1 for the same pattern of attention, 0 for unrelated ones.
+    """
+    if first.shape != second.shape or first.dim() < 2:
+        raise ValueError(f"need two batches of maps of one shape, got {tuple(first.shape)} and {tuple(second.shape)}")
+    first, second = first.flatten(1), second.flatten(1)
+    first, second = first - first.mean(1, keepdim=True), second - second.mean(1, keepdim=True)
+    return ((first * second).sum(1) / (first.norm(dim=1) * second.norm(dim=1)).clamp_min(1e-12)).mean().item()
+
+
+def noise_of_equal_norm(images: torch.Tensor, adversarial: torch.Tensor,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """``images`` plus Gaussian noise scaled, per image, to the L2 norm of ``adversarial - images``.
+
+    The control for an adversarial perturbation: as large, but without direction. The sum is
+    clipped to [0, 1] as an image must be. The noise is drawn on the CPU from ``generator``,
+    so the same seed gives the same noise on every device.
+    """
+    if images.shape != adversarial.shape:
+        raise ValueError(f"images {tuple(images.shape)} and adversarial {tuple(adversarial.shape)} differ in shape")
+    per_image = (-1,) + (1,) * (images.dim() - 1)
+    perturbation_norm = (adversarial - images).flatten(1).norm(dim=1).view(per_image)
+    noise = torch.randn(images.shape, generator=generator).to(images)
+    return (images + noise * perturbation_norm / noise.flatten(1).norm(dim=1).view(per_image)).clamp(0, 1)
+
+
 def ssim(adversarial: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Per-sample structural similarity (Wang et al., 2004) of ``adversarial`` to ``images``.
 

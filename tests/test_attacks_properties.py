@@ -10,6 +10,7 @@ from torch import nn
 
 from advlib import attacks as A
 from advlib.evaluate import accuracy
+from advlib.robustness import quantise
 
 EPS_LINF, EPS_L2 = 0.3, 2.0
 
@@ -277,16 +278,8 @@ def test_bpda_breaks_a_gradient_masking_defence(cnn, test_batch):
     """Bit-depth reduction has zero gradient almost everywhere: PGD through it cannot move,
     so the defence looks robust; with BPDA the same PGD succeeds."""
     x, y = test_batch
-
-    def reduce_bits(images: torch.Tensor) -> torch.Tensor:
-        return torch.round(images * 3) / 3
-
-    class Masked(nn.Module):
-        def forward(self, images):
-            return cnn(reduce_bits(images))
-
-    masked = Masked()
-    with_bpda = nn.Sequential(A.BPDA(reduce_bits), cnn)
+    masked = A.Preprocessed(cnn, quantise)
+    with_bpda = nn.Sequential(A.BPDA(quantise), cnn)
     naive = A.bim(masked, x, y, 0.3, steps=10)
     bpda = A.bim(with_bpda, x, y, 0.3, steps=10)
     assert accuracy(masked, naive, y) > 0.8

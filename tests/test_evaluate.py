@@ -11,8 +11,10 @@ from advlib.evaluate import (
     accuracy,
     accuracy_vs_budget,
     accuracy_vs_iterations,
+    map_correlation,
     minimal_perturbation_from_attack,
     minimal_perturbation_search,
+    noise_of_equal_norm,
     perturbation_norms,
     pgd_budget_attack,
     predict,
@@ -123,3 +125,25 @@ def test_minimal_perturbation_from_a_minimal_attack(cnn, test_batch):
     torch.testing.assert_close(found[1:], expected, atol=1e-5, rtol=1e-5)
     never = minimal_perturbation_from_attack(cnn, x[1:4], y[1:4], lambda m, xs, ys: xs.clone())
     assert torch.isinf(never).all()
+
+
+def test_map_correlation_is_one_for_the_same_pattern_and_near_zero_for_unrelated_ones():
+    maps = torch.rand(4, 6, 6, generator=torch.Generator().manual_seed(0))
+    assert map_correlation(maps, 3 * maps + 1) == pytest.approx(1.0)
+    assert map_correlation(maps, -maps) == pytest.approx(-1.0)
+    unrelated = torch.rand(200, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert abs(map_correlation(unrelated[:100], unrelated[100:])) < 0.02
+    with pytest.raises(ValueError, match="one shape"):
+        map_correlation(maps, maps[:2])
+
+
+def test_noise_of_equal_norm_matches_the_perturbation_norm_and_its_seed():
+    images = torch.full((3, 1, 8, 8), 0.5)
+    adversarial = images + 0.1 * torch.sign(torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(2)))
+    noisy = noise_of_equal_norm(images, adversarial, torch.Generator().manual_seed(0))
+    torch.testing.assert_close((noisy - images).flatten(1).norm(dim=1), torch.full((3,), 0.8))  # 0.1 * sqrt(64)
+    assert not torch.equal(torch.sign(noisy - images), torch.sign(adversarial - images)), "noise has no direction"
+    assert torch.equal(noisy, noise_of_equal_norm(images, adversarial, torch.Generator().manual_seed(0)))
+    assert noise_of_equal_norm(torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)).max() <= 1, "clipped to [0, 1]"
+    with pytest.raises(ValueError, match="shape"):
+        noise_of_equal_norm(images, adversarial[:2])

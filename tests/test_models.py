@@ -14,6 +14,7 @@ from advlib.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Normalized,
+    Resized,
     ResNet18,
     SmallCNN,
     efficientnet_lite,
@@ -54,6 +55,25 @@ def test_normalized_applies_mean_and_std_and_checks_channels():
         Normalized(Spy(), (0.5,), (0.5, 0.5))
     with pytest.raises(ValueError, match="positive"):
         Normalized(Spy(), (0.5,), (0.0,))
+
+
+def test_resized_feeds_the_model_its_own_input_size_and_passes_gradients():
+    seen = {}
+
+    class Spy(torch.nn.Module):
+        def forward(self, x):
+            seen["shape"] = tuple(x.shape)
+            return x.mean(dim=(1, 2, 3)).unsqueeze(1)
+
+    images = torch.rand(2, 3, 8, 8, requires_grad=True)
+    output = Resized(Spy(), 12)(images)
+    assert seen["shape"] == (2, 3, 12, 12)
+    torch.testing.assert_close(output, torch.nn.functional.interpolate(
+        images, size=(12, 12), mode="bilinear", align_corners=False).mean(dim=(1, 2, 3)).unsqueeze(1))
+    output.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0, "attacks see through the resize"
+    with pytest.raises(ValueError, match="side"):
+        Resized(Spy(), 0)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from advlib.patches import (
     LaVANConfig,
     PatchGenerator,
     class_comparison,
+    correctly_classified,
     deconv_plan,
     paste,
     patch_mask,
@@ -255,3 +256,17 @@ def test_salient_positions_find_the_window_with_the_largest_saliency():
     images = torch.rand(2, 3, 16, 16)
     positions = salient_positions(Corner(), images, torch.zeros(2, dtype=torch.int64), 4)
     assert positions.tolist() == [[12, 12], [12, 12]]
+
+
+def test_correctly_classified_keeps_the_first_right_answers_in_pool_order(net, images):
+    predicted = net(images).argmax(1)
+    truth = predicted.clone()
+    truth[::3] = (truth[::3] + 1) % 5  # every third image is now misread
+    kept, labels, clean = correctly_classified(net, images, truth, batch_size=5)
+    right = torch.nonzero(predicted == truth).squeeze(1)
+    assert torch.equal(kept, images[right]) and torch.equal(labels, truth[right])
+    assert clean == pytest.approx(8 / 12)
+    first, _, same_clean = correctly_classified(net, images, truth, limit=3)
+    assert torch.equal(first, images[right[:3]]) and same_clean == clean, "the accuracy is over the whole pool"
+    with pytest.raises(ValueError, match="labels"):
+        correctly_classified(net, images, truth[:-1])

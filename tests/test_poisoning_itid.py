@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -18,7 +19,8 @@ from advlib.data.colored_digits import (
     hue_rotation_matrix,
 )
 from advlib.data.dataset import ImageDataset
-from advlib.evaluate import predict
+from advlib.evaluate import accuracy, predict
+from advlib.generalization.curves import fit_with_error_curve
 from advlib.generalization.itid import conditional_entropy, gamma_dependence, nuisance_dependence, random_labels
 from advlib.generalization.poisoning import (
     ErrorMinimizingConfig,
@@ -28,6 +30,7 @@ from advlib.generalization.poisoning import (
     poisoned_dataset,
 )
 from advlib.models import MLP, SmallCNN, SoftmaxRegression
+from advlib.train import TrainConfig
 from advlib.utils import to_8bit_within
 
 
@@ -200,3 +203,22 @@ def test_shallow_models_shapes_and_errors():
         SoftmaxRegression((28, 28))
     with pytest.raises(ValueError, match="hidden"):
         MLP(hidden=0)
+
+
+def test_fit_with_error_curve_records_both_errors_per_epoch_and_is_reproducible(digits, mnist_class):
+    small = digits
+    test_images, test_labels = mnist_class[1].subset(100).tensors()
+    config = TrainConfig(epochs=2, lr=1e-3, batch_size=50)
+
+    def build():
+        return SoftmaxRegression((1, 28, 28))
+
+    model, curve = fit_with_error_curve(build, small, config, test_images, test_labels, seed=3)
+    assert list(curve.index) == [1, 2] and curve.index.name == "epoch"
+    assert list(curve.columns) == ["train error", "test error"]
+    assert ((curve >= 0) & (curve <= 1)).all().all()
+    assert curve["test error"].iloc[-1] == pytest.approx(1 - accuracy(model, test_images, test_labels))
+    _, again = fit_with_error_curve(build, small, config, test_images, test_labels, seed=3)
+    pd.testing.assert_frame_equal(curve, again)
+    with pytest.raises(ValueError, match="test labels"):
+        fit_with_error_curve(build, small, config, test_images, test_labels[:-1], seed=3)

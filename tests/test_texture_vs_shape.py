@@ -68,8 +68,8 @@ def test_shape_only_stimuli_have_ten_images_per_category(stimuli_root, kind):
 
 def test_human_shape_bias_from_the_raw_trials_is_95_9_percent(stimuli_root):
     trials = tvs.load_trials("cue-conflict", root=stimuli_root, download=False)
-    humans = trials[trials["subj"].map(tvs.is_human)]
-    assert humans["subj"].nunique() == 10
+    humans = tvs.human_trials(trials)
+    assert humans["subj"].nunique() == 10 and set(trials["subj"]) - set(humans["subj"]), "the networks' rows go"
     result = shape_bias(*tvs.trial_cues(humans))
     assert result.conflict_images == 12000
     assert result.shape_bias == pytest.approx(0.9587, abs=5e-4)
@@ -154,3 +154,13 @@ def test_human_accuracy_falls_with_noise_width(stimuli_root):
     assert accuracy.index[0] == 0.0 and accuracy.iloc[0] > 0.8 and accuracy.iloc[-1] < accuracy.iloc[0] - 0.3
     high_pass = tvs.human_accuracy_by_condition(tvs.load_trials("highpass", root=stimuli_root, download=False))
     assert high_pass.index[-1] == float("inf")
+
+
+def test_pooled_human_accuracy_counts_human_trials_only():
+    import pandas as pd
+
+    trials = pd.DataFrame({"subj": ["subject-01", "subject-02", "vgg", "resnet"],
+                           "object_response": ["cat", "dog", "cat", "cat"], "category": ["cat", "cat", "dog", "dog"]})
+    assert tvs.human_accuracy(trials) == 0.5, "one of the two human trials is right; the networks' rows do not count"
+    with pytest.raises(ValueError, match="no human"):
+        tvs.human_accuracy(trials[trials["subj"] == "vgg"])

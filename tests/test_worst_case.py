@@ -8,11 +8,11 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
-from advlib.attacks import pgd
+from advlib.attacks import Preprocessed, pgd
 from advlib.attacks.square import square, window_fraction
 from advlib.evaluate import accuracy
+from advlib.robustness.masking import quantise
 from advlib.robustness.sanity import (
     check_black_box,
     check_gradients,
@@ -21,17 +21,6 @@ from advlib.robustness.sanity import (
     check_softmax_output,
 )
 from advlib.robustness.worst_case import CLEAN, EvalAttack, apgd_ce, apgd_t, attack_list, worst_case_evaluation
-
-
-class Quantised(nn.Module):
-    """Chapter 2's gradient-masked defence: two-bit inputs, so the input gradient is zero."""
-
-    def __init__(self, classifier: nn.Module):
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.round(images * 3) / 3)
 
 
 @pytest.fixture()
@@ -72,7 +61,7 @@ def test_square_bad_arguments(cnn, kwargs, match):
 
 def test_square_sees_through_gradient_masking_where_pgd_does_not(cnn, digits):
     images, labels = digits
-    masked = Quantised(cnn).eval()
+    masked = Preprocessed(cnn, quantise).eval()
     gradient = accuracy(masked, pgd(masked, images, labels, 0.3, steps=20, generator=torch.Generator().manual_seed(0)),
                         labels)
     scores = accuracy(masked, square(masked, images, labels, 0.3, queries=300,
@@ -119,7 +108,7 @@ def test_sanity_checks_fire_on_broken_models_and_stay_quiet_on_an_honest_one(cnn
     assert check_randomised_output(noisy, images).name == "randomised-output"
     assert check_softmax_output(lambda x: cnn(x).softmax(1), images).name == "softmax-output"
     assert check_softmax_output(lambda x: cnn(x).log_softmax(1), images).name == "softmax-output"
-    masked = Quantised(cnn).eval()
+    masked = Preprocessed(cnn, quantise).eval()
     assert [w.name for w in check_gradients(masked, images, labels)] == ["zero-gradients"]
     assert check_huge_budget(masked, images, labels).name == "huge-budget-not-broken"
     nan = lambda x: cnn(x) * torch.sqrt(x - x).sum()  # noqa: E731 - d sqrt(0) is infinite
@@ -151,7 +140,7 @@ def test_worst_case_is_per_sample_and_at_least_as_strong_as_pgd_20(cnn, digits):
 
 def test_worst_case_flags_the_masked_model(cnn, digits):
     images, labels = digits
-    masked = Quantised(cnn).eval()
+    masked = Preprocessed(cnn, quantise).eval()
     result = worst_case_evaluation(masked, images, labels, 0.3, attacks=[apgd_ce(steps=20), "square"],
                                    sanity_samples=32)
     assert {"zero-gradients", "huge-budget-not-broken", "black-box-beats-white-box"} <= set(result.warning_names())

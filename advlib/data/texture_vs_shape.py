@@ -213,11 +213,23 @@ def trial_cues(trials) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return decisions, shapes, textures
 
 
-def human_accuracy_by_condition(trials):
-    """Pooled accuracy of the human subjects per condition (e.g. noise width), as a pandas
-    Series indexed by the condition as a float ("inf" becomes infinity), ascending."""
+def human_trials(trials):
+    """The rows of ``trials`` answered by human subjects (the CSVs also hold the networks')."""
     humans = trials[trials["subj"].map(is_human)]
     if humans.empty:
         raise ValueError("no human subjects in these trials")
+    return humans
+
+
+def human_accuracy(trials) -> float:
+    """Pooled accuracy of the human subjects: the share of their trials naming the category."""
+    humans = human_trials(trials)
+    return float((humans["object_response"] == humans["category"]).mean())
+
+
+def human_accuracy_by_condition(trials):
+    """Pooled accuracy of the human subjects per condition (e.g. noise width), as a pandas
+    Series indexed by the condition as a float ("inf" becomes infinity), ascending."""
+    humans = human_trials(trials)
     correct = humans["object_response"] == humans["category"]
     return correct.groupby(humans["condition"].astype(float)).mean().sort_index()

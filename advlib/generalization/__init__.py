@@ -1,7 +1,9 @@
 """What a model learns from its training data, and how to make it learn the wrong thing
-(chapter 4): the ITID measurements (dependence on nuisance information, random labels) and the
-training-set attacks (adversarial poisoning, error-minimizing noise)."""
+(chapter 4): the ITID measurements (dependence on nuisance information, random labels),
+learning curves on clean and poisoned data, and the training-set attacks (adversarial
+poisoning, error-minimizing noise)."""
 
+from advlib.generalization.curves import fit_with_error_curve
 from advlib.generalization.itid import conditional_entropy, gamma_dependence, nuisance_dependence, random_labels
 from advlib.generalization.poisoning import (
     ErrorMinimizingConfig,
@@ -14,6 +16,6 @@ from advlib.generalization.poisoning import (
 
 __all__ = [
     "ErrorMinimizingConfig", "ErrorMinimizingResult", "adversarial_poison", "conditional_entropy",
-    "error_minimizing_noise", "gamma_dependence", "next_class_targets", "nuisance_dependence",
+    "error_minimizing_noise", "fit_with_error_curve", "gamma_dependence", "next_class_targets", "nuisance_dependence",
     "poisoned_dataset", "random_labels",
 ]

@@ -6,6 +6,7 @@ from advlib.models.normalized import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Normalized,
+    Resized,
 )
 from advlib.models.pretrained import (
     EFFICIENTNET_LITE_INPUT,
@@ -27,6 +28,7 @@ __all__ = [
     "MLP",
     "Normalized",
     "ResNet18",
+    "Resized",
     "SmallCNN",
     "SoftmaxRegression",
     "efficientnet_lite",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -36,6 +37,24 @@ class Normalized(nn.Module):
                 f"Normalized expects {self.mean.shape[1]} channels, got input of shape {tuple(images.shape)}"
             )
         return self.model((images - self.mean) / self.std)
+
+
+class Resized(nn.Module):
+    """A model that reads ``side`` x ``side`` images, fed images of another size.
+
+    Inception-v3 reads 299-pixel images; to attack it with the same 224-pixel photos as the
+    other models, the resize (bilinear) happens inside the model, so attacks see one input
+    size and their gradients flow through the resize.
+    """
+
+    def __init__(self, model: nn.Module, side: int) -> None:
+        super().__init__()
+        if side < 1:
+            raise ValueError(f"side must be a positive number of pixels, got {side}")
+        self.model, self.side = model, side
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(F.interpolate(images, size=(self.side, self.side), mode="bilinear", align_corners=False))
 
 
 def _to_channels_last(module: nn.Module, args: tuple) -> tuple:

@@ -37,6 +37,23 @@ def clean_predictions(model: nn.Module, images: torch.Tensor, batch_size: int = 
                       for start in range(0, images.shape[0], batch_size)])
 
 
+def correctly_classified(
+    model: nn.Module, pool: torch.Tensor, truth: torch.Tensor, limit: int | None = None, batch_size: int = 50
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The images of ``pool`` that ``model`` classifies correctly (the paper attacks only those).
+
+    Returns the first ``limit`` of them (all by default) in pool order, their classes, and the
+    clean top-1 accuracy over the whole pool. ``pool`` is an image tensor or a lazily decoded
+    image set with ``select`` (the full scale's ILSVRC2012 files), which stays lazy.
+    """
+    if len(truth) != pool.shape[0]:
+        raise ValueError(f"{pool.shape[0]} images but {len(truth)} labels")
+    predicted = clean_predictions(model, pool, batch_size)
+    kept = torch.nonzero(predicted == truth).squeeze(1)[:limit]
+    images = pool[kept] if isinstance(pool, torch.Tensor) else pool.select(kept)
+    return images, truth[kept], (predicted == truth).float().mean().item()
+
+
 def patched_predictions(
     model: nn.Module, images: torch.Tensor, patch: torch.Tensor, positions: torch.Tensor, batch_size: int = 100
 ) -> torch.Tensor:

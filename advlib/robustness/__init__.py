@@ -2,6 +2,7 @@
 over a list of attacks (AutoAttack's protocol) and the sanity checks that flag an evaluation
 not to be trusted (gradient masking, a huge budget that does not break the model)."""
 
+from advlib.robustness.masking import RandomShift, quantise
 from advlib.robustness.sanity import (
     CHECKS,
     SanityWarning,
@@ -26,8 +27,9 @@ from advlib.robustness.worst_case import (
 )
 
 __all__ = [
-    "ATTACK_LISTS", "CHECKS", "CLEAN", "AttackRun", "EvalAttack", "SanityWarning", "WorstCaseResult",
+    "ATTACK_LISTS", "CHECKS", "CLEAN", "AttackRun", "EvalAttack", "RandomShift", "SanityWarning",
+    "WorstCaseResult",
     "apgd_ce", "apgd_t", "attack_list", "check_black_box", "check_gradients", "check_huge_budget",
-    "check_randomised_output", "check_softmax_output", "run_model_checks", "square_attack",
+    "check_randomised_output", "check_softmax_output", "quantise", "run_model_checks", "square_attack",
     "worst_case_evaluation",
 ]
