@@ -126,9 +126,10 @@ def noise_of_equal_norm(images: torch.Tensor, adversarial: torch.Tensor,
                         generator: torch.Generator | None = None) -> torch.Tensor:
     """``images`` plus Gaussian noise scaled, per image, to the L2 norm of ``adversarial - images``.
 
-    The control for an adversarial perturbation: as large, but without direction. The sum is
-    clipped to [0, 1] as an image must be. The noise is drawn on the CPU from ``generator``,
-    so the same seed gives the same noise on every device.
+    The control for an adversarial perturbation: drawn as large, but in a random direction.
+    The sum is then clipped to [0, 1], as an image must be, which can only shrink the noise
+    (on a near-white background, by up to half). The noise is drawn on the CPU from
+    ``generator``, so the same seed gives the same noise on every device.
     """
     if images.shape != adversarial.shape:
         raise ValueError(f"images {tuple(images.shape)} and adversarial {tuple(adversarial.shape)} differ in shape")

@@ -1,11 +1,13 @@
 """Transfer of adversarial examples: craft on source models, count the misreadings of targets.
 
 A black-box attacker who cannot query the victim crafts on models of their own and hopes the
-examples *transfer* (survey, seed S2). Measuring it is one loop, written once here so that
-chapter 1 (two MNIST CNNs) and chapter 9 (ImageNet models) count the same thing: for every
-seed, every source and every target, the share of images the target misclassifies. The
-caller passes images that every model reads correctly, so a "success" on a target is the
-attack's doing and not a mistake the target already made.
+examples *transfer* (survey, seed S2). Measuring it is one loop: for every seed, every
+source and every target, the share of images the target misclassifies. The caller passes
+images that every model reads correctly, so a "success" on a target is the attack's doing and
+not a mistake the target already made. Chapter 9 (three ImageNet models) uses it; it stays in
+the core beside :mod:`advlib.evaluate` because it is a measurement any chapter with several
+models can use, not a topic of its own. (Chapter 1's two-CNN comparison is simpler: the second
+model's accuracy on the first one's adversarial examples.)
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """The library's layers: no import runs from a lower layer up to a higher one.
 
 ``advlib`` is a stack. At the bottom, errors and helpers; then data, models, attacks; then
-training and evaluation; then one subpackage per chapter topic, side by side; on top the
-reproduction machinery and the command line. A chapter's topic may use everything below it but
-not another topic, and nothing below a topic may know it exists. The test reads every module's
-imports (top-level and the lazy ones inside functions) with ``ast``, so it also sees an import
-that only runs on one code path.
+training, evaluation, transfer and the recipes; then one subpackage per chapter topic, side by
+side; on top the reproduction machinery and the command line. A chapter's topic may use
+everything below it but not another topic, and nothing below a topic may know it exists. The
+test reads every module's absolute ``advlib`` imports (top-level and the lazy ones inside
+functions) with ``ast``, so it also sees an import that only runs on one code path; relative
+imports are refused, so none slips past. It cannot see ``advlib.x`` reached as an attribute
+after ``import advlib``, which the library uses only for ``advlib.seed_everything``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "advlib"
 
-# Every top-level module or subpackage of advlib, by layer (a unit may import its own layer's
-# core units and every lower layer).
+# Every top-level module or subpackage of advlib, by layer. A unit may import every lower layer;
+# within its own layer, a topic (layer 5) only itself, any other unit every unit of the layer.
 LAYERS: dict[str, int] = {
     "advlib": 0, "errors": 0, "utils": 0, "distributed": 0, "plot": 0,
     "data": 1,
@@ -45,7 +47,9 @@ def imported_modules(source: str) -> list[str]:
     """Every ``advlib`` module a source file imports, anywhere in the file."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            found.append(f"relative import (level {node.level}) of {node.module or '.'}")
+        elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "advlib":  # from advlib import x: x is the unit
                 found += [f"advlib.{alias.name}" for alias in node.names]
             elif node.module.startswith("advlib."):
@@ -59,6 +63,9 @@ def layering_violations(importer: str, imported: list[str]) -> list[str]:
     """The imports of unit ``importer`` that run upward, or sideways from one topic to another."""
     problems = []
     for module in imported:
+        if module.startswith("relative import"):
+            problems.append(f"{importer}: {module}; write it as an absolute advlib import")
+            continue
         target = unit_of(module)
         if target == importer or target not in LAYERS:  # advlib.__version__ and the like
             continue
@@ -104,3 +111,5 @@ def test_the_checker_flags_upward_and_sideways_imports():
     assert layering_violations("debias", ["advlib.debias.fairness", "advlib.attacks", "advlib.utils"]) == []
     assert imported_modules("from advlib import attacks as A, __version__\nimport advlib.data\n") == [
         "advlib.attacks", "advlib.__version__", "advlib.data"]
+    assert layering_violations("data", imported_modules("from ..models import SmallCNN\n")) == [
+        "data: relative import (level 2) of models; write it as an absolute advlib import"]

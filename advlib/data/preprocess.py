@@ -1,8 +1,8 @@
 """Image preprocessing for ImageNet models: the resize and centre crop every ImageNet reader uses.
 
 It lives with the data because the data loaders (the sample photos, ImageNet folders) prepare
-their images with it; the models only normalise (their ``Normalized`` wrapper), so no arrow
-runs from ``advlib.data`` up to ``advlib.models``.
+their images with it; the models' wrappers only normalise (``Normalized``) or resize inside
+the network (``Resized``), so no arrow runs from ``advlib.data`` up to ``advlib.models``.
 """
 
 from __future__ import annotations

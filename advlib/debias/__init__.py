@@ -1,6 +1,6 @@
 """Debiasing with adversarial pseudo-samples (chapter 7): the training methods (AEDA and its
-baselines), the fairness metrics over (target, bias) groups, the talk's table of every
-method over several seeds, and the few-shot task with adversarial pseudo-samples."""
+baselines), the fairness metrics over (target, bias) groups, the talk's table recomputed over
+several seeds, and the plumbing of the few-shot task with adversarial pseudo-samples."""
 
 from advlib.debias.fairness import (
     FairnessReport,

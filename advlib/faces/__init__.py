@@ -2,6 +2,6 @@
 the filter, its transfer networks), FaceNet and dlib's recogniser as the systems to fool, and
 face verification (pairs, distances, true-accept rate, photo quality).
 
-The modules are imported by name (``from advlib.faces import apf``): FaceNet and dlib load
-their weights and optional packages only when a chapter asks for them.
+The modules are imported by name (``from advlib.faces import apf``): this package imports
+none of them, so importing it loads nothing heavy.
 """

@@ -1,7 +1,7 @@
 """What a model learns from its training data, and how to make it learn the wrong thing
-(chapter 4): the ITID measurements (dependence on nuisance information, random labels),
-learning curves on clean and poisoned data, and the training-set attacks (adversarial
-poisoning, error-minimizing noise)."""
+(chapter 4): the ITID measurements (dependence on nuisance information) and the random-label
+experiment, learning curves on clean and poisoned data, and the training-set attacks
+(adversarial poisoning, error-minimizing noise)."""
 
 from advlib.generalization.curves import fit_with_error_curve
 from advlib.generalization.itid import conditional_entropy, gamma_dependence, nuisance_dependence, random_labels

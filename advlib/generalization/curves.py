@@ -2,9 +2,9 @@
 and what that does to its error on clean test data.
 
 A training-set attack shows in the two curves side by side: on poisoned data the training
-error falls as fast as on clean data (or faster: the shortcut is easy), while the clean test
-error stays high. One function trains a fresh model from a fixed seed and records both, so
-every row of the chapter's tables is trained the same way.
+error can fall as fast as on clean data (or faster: the shortcut is easy) while the clean
+test error stays high. One function trains a fresh model from a fixed seed and records both,
+so every model of the chapter's poisoning experiments is trained the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def fit_with_error_curve(
     seed: int,
     device: torch.device | str = "cpu",
 ) -> tuple[nn.Module, pd.DataFrame]:
-    """Seed every generator with ``seed``, build a fresh model and train it on ``dataset``.
+    """Seed the global generators with ``seed`` (the initial weights), build a fresh model and
+    train it on ``dataset`` (data order and random starts follow ``config.seed``).
 
     Returns the trained model and a table indexed by epoch (1, 2, ...) with the running
     training error of each epoch (``1 -`` the accuracy over the epoch's batches, as the

@@ -1,6 +1,7 @@
 """Evaluating robustness the way a reviewer asks for it (chapter 2): the per-sample worst case
-over a list of attacks (AutoAttack's protocol) and the sanity checks that flag an evaluation
-not to be trusted (gradient masking, a huge budget that does not break the model)."""
+over a list of attacks (AutoAttack's protocol), the sanity checks that flag an evaluation not
+to be trusted (gradient masking, a huge budget that does not break the model), and two
+defences that only mask gradients (2-bit quantisation, a random shift) to try them on."""
 
 from advlib.robustness.masking import RandomShift, quantise
 from advlib.robustness.sanity import (

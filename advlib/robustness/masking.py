@@ -1,11 +1,11 @@
 """Defences that mask gradients instead of removing adversarial examples (chapter 2).
 
-Athalye et al. (ICML 2018) broke such defences with two adaptive attacks: BPDA for a
-non-differentiable preprocessing step and EOT for a randomised one (both in
+Athalye et al. (ICML 2018) broke such defences with adaptive attacks, two of which the chapter
+uses: BPDA for a non-differentiable preprocessing step and EOT for a randomised one (both in
 :mod:`advlib.attacks.wrappers`). The chapter needs a defence of each kind to attack: bit-depth
 reduction (its gradient is zero almost everywhere) and a random shift of a few pixels. Each is
 a preprocessing step put in front of an undefended classifier with
-:class:`advlib.attacks.Preprocessed`, as the defence's authors would deploy it.
+:class:`advlib.attacks.Preprocessed`, as a deployed defence would run it.
 """
 
 from __future__ import annotations
