@@ -8,10 +8,13 @@ the race fails to start (jupyter_client issue 487, papermill issue 511). Unix do
 sockets in a folder of the kernel's own have no such race: the name is unique before
 anything is bound.
 
-A sweep run did hang here once, in the sweep test run beside other kernels: its client
-waited minutes while its kernel sat idle. That symptom is not the race's documented one (a
-kernel that dies at start), the cause was not found, and it was not reproduced; this manager
-removes one known way for parallel runs to interfere, not necessarily that hang.
+A sweep run did hang once, in the sweep test run beside other kernels: its client waited
+minutes while its kernel sat idle. That symptom is not the race's documented one (a kernel
+that dies at start), the cause was not found, and it was not reproduced; this manager
+removes one known way for parallel runs to interfere, not necessarily that hang. With it in
+place the sweep test hung once more, in CI with two runs at once (five runs of the same test
+here did not), so the sweep now cancels a run that outlives its time limit
+(``advlib.repro.sweep``) and the test runs one run at a time.
 """
 
 from __future__ import annotations

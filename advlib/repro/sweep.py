@@ -329,6 +329,28 @@ def _wait(jobs: Sequence[Any], poll_seconds: float) -> None:
         time.sleep(poll_seconds)
 
 
+# submitit's local controller signals a job at its time limit and gives it this long to stop
+LOCAL_GRACE_S = 120.0
+
+
+def _reap(in_flight: dict[Any, tuple[RunSpec, float]], limit_s: float, echo: Any) -> None:
+    """Forget finished local jobs; cancel those past ``limit_s`` (plus a grace period).
+
+    submitit's local controller enforces the time limit itself; this is the backstop for a
+    job that neither finishes nor dies (a kernel that never answers, a lost controller), so
+    that one hung run is reported as failed instead of stalling the whole sweep forever.
+    """
+    now = time.monotonic()
+    for job, (spec, started) in list(in_flight.items()):
+        if job.done():
+            del in_flight[job]
+        elif now - started > limit_s + LOCAL_GRACE_S:
+            job.cancel(check=False)
+            echo(f"cancelled {spec.name}: still running {now - started:.0f} s after it started "
+                 f"(limit {limit_s:.0f} s)")
+            del in_flight[job]
+
+
 def execute_plan(plan: Plan, *, poll_seconds: float = 2.0, echo: Any = print) -> dict[str, Any]:
     """Run every unfinished run of ``plan``; return ``{"skipped", "done", "failed"}`` specs
     by name. The local executor keeps at most ``max_parallel`` jobs in flight; on Slurm the
@@ -348,14 +370,17 @@ def execute_plan(plan: Plan, *, poll_seconds: float = 2.0, echo: Any = print) ->
             echo(f"submitted a Slurm job array of {len(jobs)} runs: {jobs[0].job_id.split('_')[0]}")
             _wait(jobs, poll_seconds)
         else:
-            in_flight: list[Any] = []
+            in_flight: dict[Any, tuple[RunSpec, float]] = {}
+            limit_s = 60.0 * plan.timeout_min
             for spec in pending:
                 while len(in_flight) >= plan.max_parallel:
                     time.sleep(poll_seconds)
-                    in_flight = [job for job in in_flight if not job.done()]
-                in_flight.append(executor.submit(run_one, spec))
+                    _reap(in_flight, limit_s, echo)
+                in_flight[executor.submit(run_one, spec)] = (spec, time.monotonic())
                 echo(f"started {spec.name}")
-            _wait(in_flight, poll_seconds)
+            while in_flight:
+                time.sleep(poll_seconds)
+                _reap(in_flight, limit_s, echo)
     for spec in pending:
         state = status(spec) or {}
         if state.get("status") == "done" and state.get("fingerprint") == spec.fingerprint:
