@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "data": 1,
     "models": 2,
     "attacks": 3,
-    "train_cache": 4, "train": 4, "evaluate": 4, "transfer": 4, "recipes": 4,
+    "train_cache": 4, "train": 4, "evaluate": 4, "intervals": 4, "transfer": 4, "recipes": 4,
     "robustness": 5, "perception": 5, "generalization": 5, "faces": 5, "captcha": 5, "debias": 5, "patches": 5,
     "repro": 6, "cli": 6,
 }

@@ -9,10 +9,12 @@ import time
 import nbformat
 import pytest
 
+from advlib.intervals import Interval
 from advlib.repro import get_chapter
-from advlib.repro.ledger import CATEGORIES, category, count, disagreements, judge, label, render_markdown
+from advlib.repro.ledger import CATEGORIES, category, count, disagreements, judge, label, outcome, render_markdown
 from advlib.repro.record import GLUE_PREFIX, RECORD_KEY, embedded_record, finish_chapter, glued_values
-from advlib.repro.spec import Source, Target, abstract, data, design, readme, talk
+from advlib.repro.runner import stale_ledgers
+from advlib.repro.spec import INCONCLUSIVE, Chapter, Source, Target, abstract, data, design, readme, talk
 
 
 def test_sources_name_their_kind_and_what_they_say():
@@ -47,7 +49,60 @@ def test_every_category_is_reachable():
     assert category(recomputed, 0.9) == "recomputed"
     assert category(direction, -0.1) == category(own, 2.0) == "not reproduced"
     assert category(own, None) == category(own, float("nan")) == "missing"
-    assert set(CATEGORIES) == {"reproduced", "direction", "own claim", "recomputed", "not reproduced", "missing"}
+    assert category(direction, 0.1, (-0.05, 0.2)) == category(published, 0.55, (0.35, 0.65)) == "inconclusive"
+    assert set(CATEGORIES) == {"reproduced", "direction", "own claim", "recomputed", "inconclusive",
+                               "not reproduced", "missing"}
+
+
+def test_an_interval_decides_a_comparison_only_when_it_lies_wholly_on_one_side():
+    more = Target("gain", ">", 0.0, abstract("p", "A beats B"))
+    assert more.verdict(0.1) is True and more.verdict(0.1, (0.02, 0.2)) is True
+    assert more.verdict(0.1, (-0.02, 0.2)) is None, "straddles 0: inconclusive, though the value is above"
+    assert more.verdict(-0.1, (-0.2, -0.01)) is False and more.verdict(-0.1, (-0.2, 0.0)) is False
+    at_least = Target("gain", ">=", 0.0, abstract("p", "A at least B"))
+    assert at_least.verdict(0.1, (0.0, 0.2)) is True and at_least.verdict(0.0, (-0.01, 0.01)) is None
+    less = Target("rate", "<", 0.05, design("almost none"))
+    assert less.verdict(0.01, (0.0, 0.04)) is True and less.verdict(0.01, (0.0, 0.08)) is None
+    assert less.verdict(0.1, (0.06, 0.2)) is False
+    published = Target("acc", "~=", 0.9, readme("r", "0.9"), tolerance=0.02)
+    assert published.verdict(0.9, (0.885, 0.915)) is True, "the whole interval inside the tolerance band"
+    assert published.verdict(0.9, (0.87, 0.93)) is None and published.verdict(0.8, (0.78, 0.87)) is False
+    with pytest.raises(ValueError, match="outside its interval"):
+        more.verdict(0.3, (0.0, 0.2))
+    with pytest.raises(ValueError, match="expect must be"):
+        Target("gain", ">", 0.0, design("x"), expect="maybe")
+
+
+def _two_target_chapter(expect_gain) -> Chapter:
+    return Chapter("99_demo", "Demo", (), {"class": (
+        Target("gain", ">", 0.0, abstract("Someone 2020", "A beats B"), expect=expect_gain),
+        Target("rate", "<", 0.5, design("under half")),
+    )})
+
+
+def test_an_inconclusive_comparison_must_be_what_the_text_says():
+    """A text that claims the gain contradicts a run whose interval straddles 0; a text that
+    says the scale cannot decide it agrees; a target without an interval is judged as before."""
+    results, intervals = {"gain": 0.04, "rate": 0.2}, {"gain": (-0.01, 0.09)}
+    rows = judge(_two_target_chapter(True), results, "class", intervals)
+    assert rows[0]["interval"] == [-0.01, 0.09] and rows[0]["holds"] is None
+    assert rows[0]["category"] == "inconclusive" and outcome(rows[0]) == INCONCLUSIVE
+    assert "interval" not in rows[1] and rows[1]["holds"] is True
+    assert disagreements(rows) == [
+        "gain: the text says it holds, but measured 0.04 [-0.01, 0.09] vs > 0: inconclusive"]
+    honest = judge(_two_target_chapter(INCONCLUSIVE), results, "class", intervals)
+    assert disagreements(honest) == []
+    decided = judge(_two_target_chapter(INCONCLUSIVE), results, "class", {"gain": (0.01, 0.09)})
+    assert disagreements(decided) == [
+        "gain: the text says it is inconclusive, but measured 0.04 [0.01, 0.09] vs > 0: holds"]
+    record = {"ledger": honest, "seconds": 1.0, "parameters": {"seed": 0},
+              "environment": {"cuda": None, "cpu_threads": 2, "torch": "x"}}
+    markdown = render_markdown("class", {"99_demo": record})
+    assert f"| {CATEGORIES['inconclusive']} | 1 |" in markdown
+    assert "measured 0.040 (95 % interval -0.010 to 0.090): **inconclusive** (the chapter says so)" in markdown
+    without = render_markdown("class", {"99_demo": {**record, "ledger": judge(
+        _two_target_chapter(True), results, "class")}})
+    assert CATEGORIES["inconclusive"] not in without, "no intervals, no inconclusive row to count"
 
 
 def _passing_results(slug: str) -> dict[str, float]:
@@ -106,6 +161,53 @@ def test_finish_chapter_fails_at_class_scale_when_the_run_contradicts_the_text(t
     finish_chapter("01_adversarial_examples", _parameters(tmp_path, "full"), results, started=time.perf_counter())
 
 
+def test_finish_chapter_judges_on_intervals_records_them_and_refuses_ones_that_do_not_fit(tmp_path):
+    results = _passing_results("01_adversarial_examples")
+    key = "mi_transfer_gain"  # the text says momentum does not transfer better (value below 0)
+    value = results[key]
+    straddling = {key: Interval(value, value - 0.5, 2.0, 0.95, 100)}
+    with pytest.raises(AssertionError, match=f"{key}: the text says it does not hold.*inconclusive"):
+        finish_chapter("01_adversarial_examples", _parameters(tmp_path, "class"), results, started=0.0,
+                       intervals=straddling)
+    record = json.loads((tmp_path / "class" / "01_adversarial_examples.json").read_text())
+    assert record["intervals"][key] == straddling[key].to_json()
+    assert next(row for row in record["ledger"] if row["key"] == key)["category"] == "inconclusive"
+    below = {key: Interval(value, value - 0.5, value + 0.5, 0.95, 100)}
+    record = finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0, intervals=below)
+    assert next(row for row in record["ledger"] if row["key"] == key)["interval"] == [value - 0.5, value + 0.5]
+    plain = finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0)
+    assert "intervals" not in plain and all("interval" not in row for row in plain["ledger"])
+    with pytest.raises(ValueError, match=r"estimates 0\.5, but the result is"):
+        finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0,
+                       intervals={key: Interval(0.5, 0.0, 1.0, 0.95, 10)})
+    with pytest.raises(ValueError, match="not a finite recorded result"):
+        finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0,
+                       intervals={"unknown": Interval(0.5, 0.0, 1.0, 0.95, 10)})
+    with pytest.raises(TypeError, match=r"must be an advlib\.intervals\.Interval"):
+        finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0, intervals={key: (0.0, 1.0)})
+
+
+def test_a_committed_ledger_with_intervals_is_stale_only_when_its_verdicts_change(tmp_path):
+    """stale_ledgers re-judges a record with the intervals it recorded."""
+    import nbformat as nbf
+
+    results = _passing_results("01_adversarial_examples")
+    key = "mi_transfer_gain"
+    below = {key: Interval(results[key], results[key] - 0.5, results[key] + 0.5, 0.95, 100)}
+    record = finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0, intervals=below)
+    notebook = nbf.v4.new_notebook()
+    notebook.cells = [nbf.v4.new_code_cell("", outputs=[nbf.v4.new_output(
+        "display_data", data={GLUE_PREFIX + "application/vnd.advlib.record+json": record},
+        metadata={"scrapbook": {"name": RECORD_KEY, "mime_prefix": GLUE_PREFIX}})])]
+    path = tmp_path / "01.ipynb"
+    nbf.write(notebook, path)
+    assert stale_ledgers({"01_adversarial_examples": path}, "class") == []
+    record["intervals"][key]["high"] = 2.0  # now it straddles: the recorded verdict is stale
+    notebook.cells[0].outputs[0]["data"][GLUE_PREFIX + "application/vnd.advlib.record+json"] = record
+    nbf.write(notebook, path)
+    assert stale_ledgers({"01_adversarial_examples": path}, "class") == ["01_adversarial_examples"]
+
+
 def test_finish_chapter_records_undefined_results_as_missing(tmp_path):
     results = {**_passing_results("01_adversarial_examples"), "cw_success": float("nan")}
     record = finish_chapter("01", _parameters(tmp_path, "full"), results, started=0.0)
@@ -126,8 +228,10 @@ def test_record_and_glue_are_embedded_in_the_notebook_as_myst_nb_reads_them(tmp_
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(
         "import time\nfrom advlib.repro import finish_chapter\n"
+        "from advlib.intervals import Interval\n"
         f"record = finish_chapter('01', {_parameters(tmp_path, 'smoke')!r}, {{'clean_accuracy': 0.975}}, "
-        "started=time.perf_counter(), texts={'label': 'tabby'})"
+        "started=time.perf_counter(), texts={'label': 'tabby'}, "
+        "intervals={'clean_accuracy': Interval(0.975, 0.95, 0.99, 0.95, 200)})"
     )]
     NotebookClient(notebook, timeout=120, kernel_name="python3",
                    kernel_manager_class=PrivateSocketKernelManager).execute()
@@ -135,6 +239,7 @@ def test_record_and_glue_are_embedded_in_the_notebook_as_myst_nb_reads_them(tmp_
     assert record["results"] == {"clean_accuracy": 0.975} and record["texts"] == {"label": "tabby"}
     values = glued_values(notebook)
     assert values["clean_accuracy"] == 0.975 and values["label"] == "tabby"
+    assert (values["clean_accuracy_low"], values["clean_accuracy_high"]) == (0.95, 0.99)
     assert values["run_summary"].startswith("smoke scale, seed 0, a CPU with")
     assert all(mime.startswith(GLUE_PREFIX) for output in notebook.cells[0].outputs for mime in output.get("data", {}))
     glued = extract_glue_data(notebook, [0], type("Logger", (), {"warning": lambda *a, **k: None})())

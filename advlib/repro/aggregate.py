@@ -129,7 +129,8 @@ def render_markdown(report: Mapping[str, Any], *, per_seed: bool = False) -> str
         "| category (judged on the mean) | targets |",
         "|---|---|",
     ]
-    lines += [f"| {CATEGORIES[name]} | {totals[name]} |" for name in CATEGORIES if name != "missing" or totals[name]]
+    lines += [f"| {CATEGORIES[name]} | {totals[name]} |" for name in CATEGORIES
+              if name not in ("missing", "inconclusive") or totals[name]]
     lines.append("")
     for label, group in report["groups"].items():
         lines += [f"## {label}", "", f"Seeds: {', '.join(map(str, group['seeds']))}.", ""]

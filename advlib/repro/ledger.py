@@ -4,6 +4,11 @@
 a tolerance, the direction of a published claim seen on a class-scale proxy, the book's own
 statements about its run, a value recomputed from the very data it was published from, and
 what did not reproduce. The ledger keeps one category per target and counts each.
+
+A result measured with a bootstrap interval (:mod:`advlib.intervals`) is judged on the
+interval: it holds only when the whole interval lies on the claimed side, and it is
+"inconclusive" when the interval straddles the bound, whatever side the point value is on.
+A result without an interval is judged on its value, as before; its row has no interval.
 """
 
 from __future__ import annotations
@@ -12,23 +17,28 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from advlib.repro.spec import Chapter, Target
+from advlib.repro.spec import INCONCLUSIVE, Chapter, Target
 
 CATEGORIES: dict[str, str] = {
     "reproduced": "a published number, reproduced within the stated tolerance",
     "direction": "the direction of a published claim, reproduced on this scale's proxy",
     "own claim": "the book's own claim about its run, checked",
     "recomputed": "recomputed from published data (shown, not counted as a reproduction)",
+    "inconclusive": "its 95 % interval straddles the bound: this scale cannot decide it",
     "not reproduced": "not reproduced, or an own claim that does not hold",
     "missing": "not measured in this run",
 }
 
 
-def category(target: Target, measured: float | None) -> str:
-    """The ledger category of one target given its measured value (None: not measured)."""
+def category(target: Target, measured: float | None, interval: tuple[float, float] | None = None) -> str:
+    """The ledger category of one target given its measured value (None: not measured) and,
+    where it was measured with one, its interval."""
     if measured is None or not math.isfinite(measured):
         return "missing"
-    if not target.holds(measured):
+    verdict = target.verdict(measured, interval)
+    if verdict is None:
+        return "inconclusive"
+    if not verdict:
         return "not reproduced"
     if target.source.kind == "design":
         return "own claim"
@@ -37,31 +47,45 @@ def category(target: Target, measured: float | None) -> str:
     return "reproduced" if target.relation == "~=" else "direction"
 
 
-def judge(chapter: Chapter, results: Mapping[str, float], scale: str) -> list[dict[str, Any]]:
+def judge(chapter: Chapter, results: Mapping[str, float], scale: str,
+          intervals: Mapping[str, Sequence[float]] | None = None) -> list[dict[str, Any]]:
     """One row per target of ``chapter`` at ``scale``: what was expected, from which source,
-    what was measured, whether it holds, whether the chapter's text says it holds, and the
-    ledger category. Rows are plain JSON, so they travel inside the results record."""
+    what was measured (with its ``[low, high]`` interval where ``intervals`` has one), whether
+    it holds (None: not measured, or inconclusive), whether the chapter's text says it holds,
+    and the ledger category. Rows are plain JSON, so they travel inside the results record."""
+    intervals = intervals or {}
     rows = []
     for target in chapter.targets.get(scale, ()):
         measured = results.get(target.key)
-        holds = None if measured is None or not math.isfinite(measured) else target.holds(measured)
-        rows.append({
+        interval = tuple(intervals[target.key]) if target.key in intervals else None
+        finite = measured is not None and math.isfinite(measured)
+        holds = target.verdict(measured, interval) if finite else None
+        row: dict[str, Any] = {
             "key": target.key,
             "expected": target.describe(),
             "measured": measured,
             "holds": holds,
             "text_says_holds": target.expect,
-            "category": category(target, measured),
+            "category": category(target, measured, interval if finite else None),
             "source_kind": target.source.kind,
             "source": target.source.citation,
             "says": target.source.says,
-        })
+        }
+        if interval is not None and finite:
+            row["interval"] = list(interval)
+        rows.append(row)
     return rows
 
 
 def outcome(row: Mapping[str, Any]) -> str:
-    """A ledger row's verdict in words: "holds", "does not hold" or "not measured"."""
-    return {True: "holds", False: "does not hold", None: "not measured"}[row["holds"]]
+    """A ledger row's verdict in words: "holds", "does not hold", "inconclusive" or "not measured"."""
+    if row["holds"] is None:
+        return "not measured" if row["measured"] is None or row["category"] == "missing" else INCONCLUSIVE
+    return {True: "holds", False: "does not hold"}[row["holds"]]
+
+
+def _said(expect: bool | str) -> str:
+    return {True: "holds", False: "does not hold"}.get(expect, "is inconclusive")
 
 
 def disagreements(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -69,14 +93,23 @@ def disagreements(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     were not measured): each one is a sentence of the book that this run makes false."""
     problems = []
     for row in rows:
-        if row["holds"] is None:
+        found = outcome(row)
+        if found == "not measured":
             problems.append(f"{row['key']}: not measured (expected {row['expected']})")
-        elif row["holds"] != row["text_says_holds"]:
-            said = "holds" if row["text_says_holds"] else "does not hold"
+        elif (INCONCLUSIVE if row["holds"] is None else row["holds"]) != row["text_says_holds"]:
             problems.append(
-                f"{row['key']}: the text says it {said}, but measured {row['measured']:.4g} vs {row['expected']}"
+                f"{row['key']}: the text says it {_said(row['text_says_holds'])}, but measured "
+                f"{_measured_text(row)} vs {row['expected']}: {found}"
             )
     return problems
+
+
+def _measured_text(row: Mapping[str, Any]) -> str:
+    """The measured value, with its interval where the row has one."""
+    text = f"{row['measured']:.4g}"
+    if "interval" in row:
+        text += f" [{row['interval'][0]:.4g}, {row['interval'][1]:.4g}]"
+    return text
 
 
 def count(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -113,17 +146,25 @@ def render_markdown(scale: str, records: Mapping[str, Mapping[str, Any]]) -> str
         "| category | targets |",
         "|---|---|",
     ]
-    lines += [f"| {CATEGORIES[name]} | {totals[name]} |" for name in CATEGORIES if name != "missing" or totals[name]]
+    # "missing" and "inconclusive" appear only where some target is: a report without
+    # intervals has no inconclusive targets to count, which is not the same as zero
+    lines += [f"| {CATEGORIES[name]} | {totals[name]} |" for name in CATEGORIES
+              if name not in ("missing", "inconclusive") or totals[name]]
     lines.append("")
     for slug, record in records.items():
         lines += [f"## {slug}", ""]
         for row in record["ledger"]:
             verdict = row["category"] if row["holds"] else f"**{row['category']}**"
-            if row["holds"] is False and not row["text_says_holds"]:
+            if (row["holds"] is False and row["text_says_holds"] is False) or (
+                    row["category"] == INCONCLUSIVE and row["text_says_holds"] == INCONCLUSIVE):
                 verdict += " (the chapter says so)"
+            measured = format_measured(row["measured"])
+            if "interval" in row:
+                low, high = (format_measured(limit) for limit in row["interval"])
+                measured += f" (95 % interval {low} to {high})"
             lines += [
                 f"- ({label(slug, row['key'])})=",
-                f"  `{row['key']}`: expected {row['expected']}, measured {format_measured(row['measured'])}: "
+                f"  `{row['key']}`: expected {row['expected']}, measured {measured}: "
                 f"{verdict}. *Source: {row['source']} ({row['source_kind']}): {row['says']}.*",
             ]
         lines.append("")

@@ -18,6 +18,7 @@ from typing import Any
 import nbformat
 import torch
 
+from advlib.intervals import Interval
 from advlib.repro.ledger import disagreements, judge, outcome
 from advlib.repro.spec import get_chapter
 from advlib.utils import atomic_path, numerics
@@ -112,16 +113,19 @@ def finish_chapter(
     *,
     started: float,
     texts: Mapping[str, str] | None = None,
+    intervals: Mapping[str, Interval] | None = None,
 ) -> dict[str, Any]:
     """End a chapter's run: judge its targets, record everything, make its numbers available
     to the prose, and fail if the run contradicts the text.
 
     1. Every target of the chapter at this scale is judged (:func:`advlib.repro.ledger.judge`)
-       and printed.
+       and printed; a result given with a bootstrap interval (``intervals``, by result key,
+       each estimating exactly that result) is judged on its interval.
     2. The record (parameters, results, texts, ledger, hardware, run time) is written to
        ``<results_dir>/<scale>/<slug>.json`` and embedded in the notebook.
-    3. Every result and text is glued under its key, together with ``run_summary``; the
-       markdown cites them as ``{glue:text}`key:.3f```, so no measured number is typed.
+    3. Every result and text is glued under its key, together with ``run_summary``, and each
+       interval's limits as ``<key>_low`` and ``<key>_high``; the markdown cites them as
+       ``{glue:text}`key:.3f```, so no measured number is typed.
     4. At class scale (the scale of the committed book) a target whose outcome disagrees with
        what the text says about it raises ``AssertionError``: a rerun that makes a sentence
        false fails loudly. Other scales report disagreements in the ledger only.
@@ -133,7 +137,9 @@ def finish_chapter(
     overlap = sorted(set(results) & set(words))
     if overlap:
         raise ValueError(f"{overlap} are given both as results and as texts")
-    rows = judge(chapter, measured, scale)
+    intervals = dict(intervals or {})
+    _check_intervals(intervals, measured)
+    rows = judge(chapter, measured, scale, {key: (found.low, found.high) for key, found in intervals.items()})
     record = {
         "chapter": slug,
         "parameters": dict(parameters),
@@ -145,6 +151,8 @@ def finish_chapter(
         "seconds": round(time.perf_counter() - started, 1),
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if intervals:  # absent, not empty, where no result has one: older records read the same
+        record["intervals"] = {key: found.to_json() for key, found in intervals.items()}
     write_json_atomic(record_path(parameters["results_dir"], scale, slug), record)
     if undefined:
         print(f"undefined in this run (NaN or infinite), not recorded: {', '.join(undefined)}")
@@ -153,6 +161,9 @@ def finish_chapter(
         print(f"{row['key']:>40} {row['expected']:>12}: {outcome(row)} ({row['category']}){said}")
     for key, value in measured.items():
         _glue(key, "text/plain", repr(value))
+    for key, found in intervals.items():
+        _glue(f"{key}_low", "text/plain", repr(found.low))
+        _glue(f"{key}_high", "text/plain", repr(found.high))
     for key, value in {**words, "run_summary": run_summary(record)}.items():
         _glue(key, "text/plain", repr(value))
     _glue(RECORD_KEY, RECORD_MIME, record)
@@ -161,6 +172,22 @@ def finish_chapter(
         if problems:
             raise AssertionError(f"{slug}: this run contradicts the chapter's text:\n  " + "\n  ".join(problems))
     return record
+
+
+def _check_intervals(intervals: Mapping[str, Interval], measured: Mapping[str, float]) -> None:
+    """Each interval belongs to a recorded result and estimates exactly that value."""
+    for key, found in intervals.items():
+        if not isinstance(found, Interval):
+            raise TypeError(f"the interval of {key!r} must be an advlib.intervals.Interval, got {type(found).__name__}")
+        if key not in measured:
+            raise ValueError(f"an interval is given for {key!r}, which is not a finite recorded result")
+        if not math.isclose(found.estimate, measured[key], rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"the interval of {key!r} estimates {found.estimate}, but the result is {measured[key]}")
+
+
+def recorded_intervals(record: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """The (low, high) interval of each result a record has one for (none in older records)."""
+    return {key: (found["low"], found["high"]) for key, found in record.get("intervals", {}).items()}
 
 
 def glued_values(notebook: nbformat.NotebookNode) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from advlib import train_cache
 from advlib.repro.kernel import PrivateSocketKernelManager
 from advlib.repro.ledger import judge, render_markdown
 from advlib.repro.prose import solutions
-from advlib.repro.record import embedded_record, record_path, write_json_atomic
+from advlib.repro.record import embedded_record, record_path, recorded_intervals, write_json_atomic
 from advlib.repro.spec import CHAPTERS_DIR, Chapter, chapters, check_parameters, get_chapter, parse_value
 from advlib.utils import atomic_path, resolve_device
 
@@ -162,7 +162,7 @@ def stale_ledgers(notebooks: Mapping[str, Path], scale: str = PUBLISHED_SCALE) -
     stale = []
     for slug, path in notebooks.items():
         record = embedded_record(path)
-        if record["ledger"] != judge(get_chapter(slug), record["results"], scale):
+        if record["ledger"] != judge(get_chapter(slug), record["results"], scale, recorded_intervals(record)):
             stale.append(slug)
     return stale
 

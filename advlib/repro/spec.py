@@ -127,6 +127,8 @@ def design(says: str) -> Source:
 
 
 RELATIONS = ("<", ">", "<=", ">=", "~=")
+# What a chapter's text may say of a target whose interval straddles its bound.
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,10 @@ class Target:
     under PGD < 0.05) or "~=" (a number within ``tolerance``). ``source`` says where the
     expectation comes from. ``expect`` is what the chapter's text states about this target
     at this scale: True when the text says it holds, False when the text reports it as not
-    reproduced. At class scale the notebook asserts that the outcome agrees with the text,
-    so a rerun that flips a sentence's truth fails loudly instead of leaving it false.
+    reproduced, ``INCONCLUSIVE`` when the text says this scale cannot decide it (its
+    interval straddles the bound, see :meth:`verdict`). At class scale the notebook asserts
+    that the outcome agrees with the text, so a rerun that flips a sentence's truth fails
+    loudly instead of leaving it false.
     """
 
     key: str
@@ -146,13 +150,16 @@ class Target:
     value: float
     source: Source
     tolerance: float = 0.0
-    expect: bool = True
+    expect: bool | str = True
 
     def __post_init__(self) -> None:
         if self.relation not in RELATIONS:
             raise ValueError(f"target {self.key!r}: relation {self.relation!r} is not one of {RELATIONS}")
         if (self.relation == "~=") != (self.tolerance > 0):
             raise ValueError(f"target {self.key!r}: a tolerance belongs to '~=' and only to it")
+        if self.expect not in (True, False, INCONCLUSIVE):
+            raise ValueError(
+                f"target {self.key!r}: expect must be True, False or {INCONCLUSIVE!r}, got {self.expect!r}")
 
     def holds(self, measured: float) -> bool:
         if self.relation == "<":
@@ -164,6 +171,24 @@ class Target:
         if self.relation == ">=":
             return measured >= self.value
         return abs(measured - self.value) <= self.tolerance
+
+    def verdict(self, measured: float, interval: tuple[float, float] | None = None) -> bool | None:
+        """Whether the target holds: on the point value alone where there is no interval;
+        with a (low, high) interval, True only when the whole interval lies on the claimed
+        side (for "~=": inside the tolerance band), False when it lies wholly on the other
+        side, None (inconclusive) when it straddles a bound."""
+        if interval is None:
+            return self.holds(measured)
+        low, high = interval
+        if not low <= measured <= high:
+            raise ValueError(f"target {self.key!r}: the value {measured} lies outside its interval [{low}, {high}]")
+        if self.relation == "~=":
+            lowest, highest = self.value - self.tolerance, self.value + self.tolerance
+            if lowest <= low and high <= highest:
+                return True
+            return False if high < lowest or low > highest else None
+        at_low, at_high = self.holds(low), self.holds(high)
+        return at_low if at_low == at_high else None
 
     def describe(self) -> str:
         if self.relation == "~=":
