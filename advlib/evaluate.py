@@ -41,9 +41,15 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> to
     return torch.cat(outputs)
 
 
+def correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Per image, 1.0 where ``model`` reads it as its label and 0.0 where not: the outcomes
+    a bootstrap interval resamples (:mod:`advlib.intervals`); their mean is the accuracy."""
+    return (predict(model, images, batch_size) == labels).float()
+
+
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
     """Fraction of ``images`` classified as ``labels``."""
-    return (predict(model, images, batch_size) == labels).float().mean().item()
+    return correct(model, images, labels, batch_size).mean().item()
 
 
 def attack_in_batches(

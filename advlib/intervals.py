@@ -8,7 +8,8 @@ claimed side (see :mod:`advlib.repro.ledger`, where a straddling interval is "in
 Two resampling schemes, both nonparametric bootstraps of the mean of per-item values
 (an item's 0/1 outcome, its loss, its difference between two methods):
 
-* **items only** (one seed): ``scipy.stats.bootstrap`` with its BCa interval. A paired
+* **items only** (one seed): ``scipy.stats.bootstrap`` with its BCa interval (percentile
+  limits where BCa is undefined, e.g. when a single item differs from the rest). A paired
   comparison (two methods on the same items) is the interval of the mean of the per-item
   differences, which keeps the pairing; :func:`unpaired_difference` resamples two
   independent samples separately.
@@ -17,6 +18,14 @@ Two resampling schemes, both nonparametric bootstraps of the mean of per-item va
   mean over the drawn grid), with percentile limits. scipy has no multi-level resampler,
   so this one is written here; with one seed it reduces to the items-only percentile
   bootstrap, against which the tests check it.
+
+A rate measured as 0 or 1 on every item is the bootstrap's blind spot: every resample
+gives the same mean, a zero-width interval, though 0 of 300 is compatible with a true rate
+of about 1 %. There :func:`mean_interval` gives scipy's exact binomial (Clopper-Pearson)
+interval instead, counting the items once (several seeds repeat the same items, so they
+are not more trials). A paired difference that is the same on every item (no item on which
+the two methods disagree) keeps a zero-width interval: the same blind spot, not covered
+here.
 
 Every function takes a ``seed``: the same inputs and seed give the same interval.
 """
@@ -90,14 +99,22 @@ def mean_interval(values: Any, *, level: float = LEVEL, resamples: int = RESAMPL
     """The mean of per-item values with its bootstrap interval.
 
     ``values`` has shape (items,) for one seed, or (seeds, items) for several seeds over
-    the same items (the crossed bootstrap of the module docstring).
+    the same items (the crossed bootstrap of the module docstring). Values that are all 0
+    or all 1 are read as a rate and get the exact binomial interval.
     """
+    return _mean_interval(_as_grid(values), level, resamples, seed, rate=True)
+
+
+def _mean_interval(grid: np.ndarray, level: float, resamples: int, seed: int, *, rate: bool) -> Interval:
     _check(level, resamples)
-    grid = _as_grid(values)
     estimate = float(grid.mean())
-    if np.all(grid == grid.flat[0]):  # every resample gives the same mean: a zero-width interval
-        return Interval(estimate, estimate, estimate, level, grid.shape[1], grid.shape[0],
-                        "BCa" if grid.shape[0] == 1 else "percentile")
+    if np.all(grid == grid.flat[0]):  # every resample gives the same mean
+        if rate and grid.flat[0] in (0.0, 1.0):  # a rate of 0 or 1: the bootstrap cannot see past the sample
+            items = grid.shape[1]  # seeds repeat the same items: they are not more trials
+            exact = stats.binomtest(int(grid.flat[0]) * items, items).proportion_ci(level, method="exact")
+            return Interval(estimate, float(exact.low), float(exact.high), level, grid.shape[1], grid.shape[0],
+                            "Clopper-Pearson")
+        return Interval(estimate, estimate, estimate, level, grid.shape[1], grid.shape[0], "constant")
     if grid.shape[0] > 1:
         return _crossed(grid, level, resamples, seed)
     result = stats.bootstrap((grid[0],), np.mean, confidence_level=level, n_resamples=resamples, method="BCa",
@@ -133,7 +150,8 @@ def paired_difference(first: Any, second: Any, *, level: float = LEVEL, resample
     first, second = _as_grid(first), _as_grid(second)
     if first.shape != second.shape:
         raise ValueError(f"paired values must have the same shape, got {first.shape} and {second.shape}")
-    return mean_interval(first - second, level=level, resamples=resamples, seed=seed)
+    # the same difference on every item: zero width (the blind spot of the module docstring)
+    return _mean_interval(first - second, level, resamples, seed, rate=False)
 
 
 def unpaired_difference(first: Sequence[float], second: Sequence[float], *, level: float = LEVEL,

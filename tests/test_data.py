@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision.datasets as tv_datasets
+from conftest import SHARED_DATA
 from fakes import CIFAR10_CLASSES, fake_cifar10, fake_idx_set
 
 from advlib.data import available_datasets, data_root, load_dataset
@@ -70,7 +71,7 @@ def test_bad_names_raise_clear_errors(args, match):
 
 
 def test_registry_lists_scales():
-    assert available_datasets()["mnist"] == ("smoke", "class", "full")
+    assert available_datasets()["mnist"] == ("smoke", "class", "reference", "full")
     assert available_datasets()["cifar10"] == ("full",)
 
 
@@ -170,6 +171,26 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+
+
+def test_mnist_is_gunzipped_from_the_mirror_the_environment_names_after_checksums(tmp_path, monkeypatch):
+    """The reference scale's data on an offline machine: gzip copies of the official files in a
+    folder (this project's CI: ../shared/data/MNIST/raw, recompressed, so checked by the md5 of
+    their content) are gunzipped into the data root; a folder with a corrupt file is not used."""
+    source = SHARED_DATA / "MNIST" / "raw"
+    if not source.is_dir():
+        pytest.skip(f"real MNIST copies not found at {source} (only present in this project's CI)")
+    monkeypatch.setenv(tv_sets.MNIST_MIRROR_VAR, str(source))
+    test = load_dataset("mnist", "test", "reference", root=tmp_path / "root", download=False)
+    assert len(test) == 10000 and test.labels[:3].tolist() == [7, 2, 1]
+    assert sorted(p.name for p in (tmp_path / "root" / "MNIST" / "raw").iterdir()) == sorted(MNIST_MD5)
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for archive in source.glob("*.gz"):
+        (corrupt / archive.name).write_bytes(archive.read_bytes()[:-1])
+    monkeypatch.setenv(tv_sets.MNIST_MIRROR_VAR, str(corrupt))
+    with pytest.raises(DataUnavailableError):
+        load_dataset("mnist", "test", "reference", root=tmp_path / "other", download=False)
 
 
 def test_real_mnist_loads_at_full_scale(shared_mnist_root, mnist_class):

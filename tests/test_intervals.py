@@ -91,8 +91,16 @@ def test_the_same_seed_gives_the_same_interval_and_another_seed_another():
     assert mean_interval(grid, seed=1) == mean_interval(grid, seed=1) != mean_interval(grid, seed=2)
 
 
-def test_identical_items_give_a_zero_width_interval_and_bca_falls_back_where_undefined():
-    assert mean_interval(np.ones(50)) == Interval(1.0, 1.0, 1.0, 0.95, 50)
+def test_a_rate_of_zero_or_one_gets_the_exact_binomial_interval_and_bca_falls_back_where_undefined():
+    """0 of 300 is compatible with a true rate of about 1 % (Clopper-Pearson: 0 to 0.0122,
+    the rule of three's 3/300 = 0.01); a constant that is not a rate has nothing to vary."""
+    none = mean_interval(np.zeros(300))
+    assert (none.low, none.method) == (0.0, "Clopper-Pearson") and none.high == pytest.approx(0.012221, abs=1e-6)
+    every = mean_interval(np.ones((2, 50)))  # two seeds over the same 50 items: 50 trials, not 100
+    assert every.high == 1.0 and every.low == pytest.approx(0.92888, abs=1e-5) and every.n_seeds == 2
+    assert mean_interval(np.full(50, 0.5)) == Interval(0.5, 0.5, 0.5, 0.95, 50, method="constant")
+    same = paired_difference(np.ones(40), np.ones(40))
+    assert (same.low, same.high, same.method) == (0.0, 0.0, "constant"), "no disagreement: zero width (documented)"
     one_miss = np.ones(100)
     one_miss[7] = 0.0
     found = mean_interval(one_miss)

@@ -105,43 +105,55 @@ def test_an_inconclusive_comparison_must_be_what_the_text_says():
     assert CATEGORIES["inconclusive"] not in without, "no intervals, no inconclusive row to count"
 
 
-def _passing_results(slug: str) -> dict[str, float]:
-    """Values that make every class target of a chapter come out as its text says."""
-    values = {}
+def _passing(slug: str) -> tuple[dict[str, float], dict[str, Interval]]:
+    """Values that make every class target of a chapter come out as its text says, and for each
+    target the text calls inconclusive an interval that straddles its bound."""
+    values, intervals = {}, {}
     for target in get_chapter(slug).targets["class"]:
         value = target.value
-        if target.relation in (">", ">="):
+        if target.expect == INCONCLUSIVE:
+            intervals[target.key] = Interval(value, value - 1.0, value + 1.0, 0.95, 100)
+        elif target.relation in (">", ">="):
             value += 1.0 if target.expect else -1.0
         elif target.relation in ("<", "<="):
             value -= 1.0 if target.expect else -1.0
         values[target.key] = value
-    return values
+    return values, intervals
+
+
+def _bounds(intervals: dict[str, Interval]) -> dict[str, tuple[float, float]]:
+    return {key: (found.low, found.high) for key, found in intervals.items()}
 
 
 def test_a_flipped_claim_is_a_disagreement_and_a_stated_failure_is_not():
     chapter = get_chapter("01")
-    results = _passing_results(chapter.slug)
-    assert disagreements(judge(chapter, results, "class")) == []
+    results, intervals = _passing(chapter.slug)
+    bounds = _bounds(intervals)
+    assert disagreements(judge(chapter, results, "class", bounds)) == []
     flipped = {**results, "pgd_accuracy_min_eps": 0.2}  # the text says PGD at eps 0.1 leaves over half
-    problems = disagreements(judge(chapter, flipped, "class"))
+    problems = disagreements(judge(chapter, flipped, "class", bounds))
     assert len(problems) == 1 and problems[0].startswith("pgd_accuracy_min_eps: the text says it holds")
-    reproduced_after_all = {**results, "mi_transfer_gain": 0.1}  # the text says momentum does not transfer better
-    assert "mi_transfer_gain: the text says it does not hold" in disagreements(
-        judge(chapter, reproduced_after_all, "class"))[0]
+    reproduced_after_all = {**results, "di_transfer_gain": 0.1}  # the text says diversity does not transfer better
+    assert "di_transfer_gain: the text says it does not hold" in disagreements(
+        judge(chapter, reproduced_after_all, "class", bounds))[0]
+    assert disagreements(judge(chapter, results, "class")) == [
+        "mi_transfer_gain: the text says it is inconclusive, but measured 0 vs > 0: does not hold"], (
+        "without its interval, a target the text calls inconclusive is judged on its value")
     missing = dict(results)
     del missing["cw_success"]
-    assert disagreements(judge(chapter, missing, "class")) == ["cw_success: not measured (expected > 0.95)"]
+    assert disagreements(judge(chapter, missing, "class", bounds)) == ["cw_success: not measured (expected > 0.95)"]
 
 
 def test_counts_and_markdown_carry_every_category_and_a_label_per_target():
     chapter = get_chapter("01")
-    rows = judge(chapter, _passing_results(chapter.slug), "class")
+    results, intervals = _passing(chapter.slug)
+    rows = judge(chapter, results, "class", _bounds(intervals))
     totals = count(rows)
-    assert totals["not reproduced"] == 2 and sum(totals.values()) == len(rows)
+    assert totals["not reproduced"] == totals["inconclusive"] == 1 and sum(totals.values()) == len(rows)
     record = {"ledger": rows, "seconds": 1.0, "parameters": {"seed": 0},
               "environment": {"cuda": None, "cpu_threads": 2, "torch": "x"}}
     markdown = render_markdown("class", {chapter.slug: record})
-    assert f"| {CATEGORIES['not reproduced']} | 2 |" in markdown
+    assert f"| {CATEGORIES['not reproduced']} | 1 |" in markdown
     assert f"- ({label(chapter.slug, 'cw_success')})=" in markdown
     assert label(chapter.slug, "cw_success") == "ledger-01-adversarial-examples-cw-success"
     assert "**not reproduced**" in markdown and "Source: Dong et al. 2018 (abstract)" in markdown
@@ -153,29 +165,31 @@ def _parameters(tmp_path, scale: str) -> dict:
 
 
 def test_finish_chapter_fails_at_class_scale_when_the_run_contradicts_the_text(tmp_path):
-    results = {**_passing_results("01_adversarial_examples"), "pgd_accuracy_min_eps": 0.2}
+    results, intervals = _passing("01_adversarial_examples")
+    results["pgd_accuracy_min_eps"] = 0.2
     with pytest.raises(AssertionError, match="contradicts the chapter's text:\n  pgd_accuracy_min_eps"):
-        finish_chapter("01_adversarial_examples", _parameters(tmp_path, "class"), results, started=time.perf_counter())
+        finish_chapter("01_adversarial_examples", _parameters(tmp_path, "class"), results, started=time.perf_counter(),
+                       intervals=intervals)
     record = json.loads((tmp_path / "class" / "01_adversarial_examples.json").read_text())
     assert record["results"]["pgd_accuracy_min_eps"] == 0.2, "the failing run is still recorded, for the reader"
     finish_chapter("01_adversarial_examples", _parameters(tmp_path, "full"), results, started=time.perf_counter())
 
 
 def test_finish_chapter_judges_on_intervals_records_them_and_refuses_ones_that_do_not_fit(tmp_path):
-    results = _passing_results("01_adversarial_examples")
-    key = "mi_transfer_gain"  # the text says momentum does not transfer better (value below 0)
+    results, required = _passing("01_adversarial_examples")
+    key = "di_transfer_gain"  # the text says diversity does not transfer better (value below 0)
     value = results[key]
-    straddling = {key: Interval(value, value - 0.5, 2.0, 0.95, 100)}
+    straddling = {**required, key: Interval(value, value - 0.5, 2.0, 0.95, 100)}
     with pytest.raises(AssertionError, match=f"{key}: the text says it does not hold.*inconclusive"):
         finish_chapter("01_adversarial_examples", _parameters(tmp_path, "class"), results, started=0.0,
                        intervals=straddling)
     record = json.loads((tmp_path / "class" / "01_adversarial_examples.json").read_text())
     assert record["intervals"][key] == straddling[key].to_json()
     assert next(row for row in record["ledger"] if row["key"] == key)["category"] == "inconclusive"
-    below = {key: Interval(value, value - 0.5, value + 0.5, 0.95, 100)}
+    below = {**required, key: Interval(value, value - 0.5, value + 0.5, 0.95, 100)}
     record = finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0, intervals=below)
     assert next(row for row in record["ledger"] if row["key"] == key)["interval"] == [value - 0.5, value + 0.5]
-    plain = finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0)
+    plain = finish_chapter("01", _parameters(tmp_path, "full"), results, started=0.0)
     assert "intervals" not in plain and all("interval" not in row for row in plain["ledger"])
     with pytest.raises(ValueError, match=r"estimates 0\.5, but the result is"):
         finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0,
@@ -191,9 +205,9 @@ def test_a_committed_ledger_with_intervals_is_stale_only_when_its_verdicts_chang
     """stale_ledgers re-judges a record with the intervals it recorded."""
     import nbformat as nbf
 
-    results = _passing_results("01_adversarial_examples")
-    key = "mi_transfer_gain"
-    below = {key: Interval(results[key], results[key] - 0.5, results[key] + 0.5, 0.95, 100)}
+    results, required = _passing("01_adversarial_examples")
+    key = "di_transfer_gain"
+    below = {**required, key: Interval(results[key], results[key] - 0.5, results[key] + 0.5, 0.95, 100)}
     record = finish_chapter("01", _parameters(tmp_path, "class"), results, started=0.0, intervals=below)
     notebook = nbf.v4.new_notebook()
     notebook.cells = [nbf.v4.new_code_cell("", outputs=[nbf.v4.new_output(
@@ -209,7 +223,7 @@ def test_a_committed_ledger_with_intervals_is_stale_only_when_its_verdicts_chang
 
 
 def test_finish_chapter_records_undefined_results_as_missing(tmp_path):
-    results = {**_passing_results("01_adversarial_examples"), "cw_success": float("nan")}
+    results = {**_passing("01_adversarial_examples")[0], "cw_success": float("nan")}
     record = finish_chapter("01", _parameters(tmp_path, "full"), results, started=0.0)
     assert record["undefined"] == ["cw_success"] and "cw_success" not in record["results"]
     with pytest.raises(AssertionError, match="cw_success: not measured"):

@@ -196,8 +196,10 @@ def test_committed_notebooks_are_a_default_class_run_without_run_time_noise(chap
 
 
 def test_publishing_refuses_anything_but_a_default_class_run_before_any_work(tmp_path):
-    with pytest.raises(ValueError, match="class-scale"):
+    with pytest.raises(ValueError, match="outputs of the scales"):
         reproduce("smoke", publish=True)
+    with pytest.raises(ValueError, match="outputs of the scales"):
+        reproduce("full", publish=True)
     with pytest.raises(ValueError, match="default parameters"):
         reproduce("class", publish=True, overrides=["seed=1"])
     with pytest.raises(ValueError, match="repository root"):

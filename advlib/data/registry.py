@@ -11,7 +11,7 @@ from advlib.data.mnist import load_mnist
 from advlib.data.torchvision_sets import load_torchvision
 
 SPLITS = ("train", "test")
-SCALES = ("smoke", "class", "full")
+SCALES = ("smoke", "class", "reference", "full")
 
 Loader = Callable[..., ImageDataset]
 
@@ -49,7 +49,7 @@ def load_dataset(
     root: str | os.PathLike[str] | None = None,
     download: bool | None = None,
 ) -> ImageDataset:
-    """Load ``name`` at ``scale`` ('smoke', 'class' or 'full').
+    """Load ``name`` at ``scale`` ('smoke', 'class', 'reference' or 'full').
 
     Full-scale data is read from the data root (``root`` or ``$ADVLIB_DATA``) and downloaded
     there when missing, unless ``download=False`` or ``$ADVLIB_OFFLINE=1``.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,28 +56,70 @@ _SPECS = {
 }
 
 
-def _provision_fashion_mnist_from_debian(root: Path) -> bool:
-    """Gunzip Debian's official Fashion-MNIST files into torchvision's layout, checking them
-    against torchvision's md5 list first. Returns True when the files are now in place."""
+# A folder holding the four official MNIST gzip files (this project's CI keeps a copy in
+# ../shared/data/MNIST/raw; the Makefile points this variable at it when it is there).
+MNIST_MIRROR_VAR = "ADVLIB_MNIST_MIRROR"
+
+
+# The md5 of the uncompressed official files, for copies that were gzipped again (the gzip
+# bytes then differ from torchvision's list while the digits are the same).
+_UNCOMPRESSED_MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+}
+
+
+def _gunzipped_md5(path: Path) -> str | None:
+    """The md5 of a gzip file's content; None when it is not a whole gzip file."""
+    try:
+        return hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest()
+    except (OSError, EOFError):
+        return None
+
+
+def _provision_from_gzip_files(name: str, source_folder: Path, root: Path) -> bool:
+    """Gunzip a dataset's official gzip files from ``source_folder`` into torchvision's layout
+    under ``root``, checking each against torchvision's md5 list (or, for a recompressed copy,
+    its content against the official files' md5) first. Returns True when the files are now
+    in place; False (nothing written) when any file is missing or differs."""
     import torchvision.datasets as tv_datasets
 
-    if not DEBIAN_FASHION_MNIST.is_dir():
+    resources = getattr(tv_datasets, _SPECS[name].torchvision_class).resources
+    if not source_folder.is_dir():
         return False
-    raw = root / _SPECS["fashion_mnist"].folder
-    for filename, md5 in tv_datasets.FashionMNIST.resources:
-        source = DEBIAN_FASHION_MNIST / filename
-        if not source.is_file() or hashlib.md5(source.read_bytes()).hexdigest() != md5:
+    for filename, md5 in resources:
+        source = source_folder / filename
+        if not source.is_file():
             return False
+        if hashlib.md5(source.read_bytes()).hexdigest() != md5:  # recompressed? then judge the content
+            content = _UNCOMPRESSED_MD5.get(name, {}).get(filename.removesuffix(".gz"))
+            if content is None or _gunzipped_md5(source) != content:
+                return False
+    raw = root / _SPECS[name].folder
     raw.mkdir(parents=True, exist_ok=True)
-    for filename, _ in tv_datasets.FashionMNIST.resources:
+    for filename, _ in resources:
         target = raw / filename.removesuffix(".gz")
         if target.exists():
             continue
-        with atomic_path(target) as temporary, gzip.open(DEBIAN_FASHION_MNIST / filename) as src, open(
+        with atomic_path(target) as temporary, gzip.open(source_folder / filename) as src, open(
             temporary, "wb"
         ) as dst:
             shutil.copyfileobj(src, dst)  # atomic: never a half-written IDX file
     return True
+
+
+def _provision(name: str, root: Path) -> bool:
+    """Put a dataset in place from a local copy of its official files, where there is one:
+    Debian's Fashion-MNIST package, or the MNIST folder named by ``$ADVLIB_MNIST_MIRROR``."""
+    if name == "fashion_mnist":
+        return _provision_from_gzip_files(name, DEBIAN_FASHION_MNIST, root)
+    if name == "mnist" and os.environ.get(MNIST_MIRROR_VAR):
+        return _provision_from_gzip_files(name, Path(os.environ[MNIST_MIRROR_VAR]), root)
+    return False
 
 
 def _open(name: str, split: str, root: Path, download: bool):
@@ -96,7 +139,7 @@ def load_torchvision(name: str, split: str, root=None, download: bool | None = N
         dataset = _open(name, split, root, download=False)
     except RuntimeError as error:  # torchvision's "not found or corrupted"
         dataset, found_problem = None, str(error)
-    if dataset is None and name == "fashion_mnist" and _provision_fashion_mnist_from_debian(root):
+    if dataset is None and _provision(name, root):
         dataset = _open(name, split, root, download=False)
     if dataset is None:
         if not downloads_allowed(download):

@@ -117,9 +117,11 @@ def count(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return {name: sum(row["category"] == name for row in rows) for name in CATEGORIES}
 
 
-def label(slug: str, key: str) -> str:
-    """The cross-reference label of one ledger entry; ``{claim}`` roles in a chapter link to it."""
-    return f"ledger-{slug}-{key}".replace("_", "-").lower()
+def label(slug: str, key: str, scale: str = "class") -> str:
+    """The cross-reference label of one ledger entry; ``{claim}`` roles in a chapter link to it
+    (in a reference run's page, to the entry of the reference report)."""
+    prefix = "ledger" if scale == "class" else f"ledger-{scale}"
+    return f"{prefix}-{slug}-{key}".replace("_", "-").lower()
 
 
 def format_measured(value: float | None) -> str:
@@ -163,7 +165,7 @@ def render_markdown(scale: str, records: Mapping[str, Mapping[str, Any]]) -> str
                 low, high = (format_measured(limit) for limit in row["interval"])
                 measured += f" (95 % interval {low} to {high})"
             lines += [
-                f"- ({label(slug, row['key'])})=",
+                f"- ({label(slug, row['key'], scale)})=",
                 f"  `{row['key']}`: expected {row['expected']}, measured {measured}: "
                 f"{verdict}. *Source: {row['source']} ({row['source_kind']}): {row['says']}.*",
             ]

@@ -7,13 +7,17 @@ that a publishing run injects nothing into the notebooks it will commit.
 
 One execution feeds both the book and the report: each chapter embeds its results record
 (with the judged ledger) in the executed notebook, ``--publish`` copies those notebooks into
-``chapters/``, and the report is rendered from the records inside them.
+``chapters/`` (class scale) or ``reproductions/`` (reference scale), and each scale's report
+is rendered from the records inside them. A reference chapter whose notebook code, library and
+parameters are unchanged since its committed run is skipped: such a run takes up to an hour.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,16 +28,60 @@ import nbformat
 
 from advlib import train_cache
 from advlib.repro.kernel import PrivateSocketKernelManager
-from advlib.repro.ledger import judge, render_markdown
+from advlib.repro.ledger import disagreements, judge, render_markdown
 from advlib.repro.prose import solutions
 from advlib.repro.record import embedded_record, record_path, recorded_intervals, write_json_atomic
-from advlib.repro.spec import CHAPTERS_DIR, Chapter, chapters, check_parameters, get_chapter, parse_value
-from advlib.utils import atomic_path, resolve_device
+from advlib.repro.spec import (
+    CHAPTERS_DIR,
+    Chapter,
+    chapters,
+    check_parameters,
+    get_chapter,
+    parse_value,
+    reference_parameters,
+)
+from advlib.utils import atomic_path, library_fingerprint, resolve_device
 
 DEFAULT_RUNS_DIR = Path("runs")
 REPOSITORY = CHAPTERS_DIR.parent
-PUBLISHED_REPORT = REPOSITORY / "book" / "generated" / "report_class.md"
+REPRODUCTIONS_DIR = REPOSITORY / "reproductions"
 PUBLISHED_SCALE = "class"
+PUBLISHED_SCALES = ("class", "reference")
+REPORTS = {scale: REPOSITORY / "book" / "generated" / f"report_{scale}.md" for scale in PUBLISHED_SCALES}
+PUBLISHED_REPORT = REPORTS[PUBLISHED_SCALE]
+FINGERPRINT_KEY = "advlib_fingerprint"  # in a published reference notebook's metadata
+
+
+def code_fingerprint(notebook: Path, library: str) -> str:
+    """A hash of what a run executes: the notebook's code cells and the library's sources."""
+    digest = hashlib.sha256(library.encode())
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.encode())
+    return digest.hexdigest()
+
+
+def published_path(chapter: Chapter, scale: str) -> Path:
+    """Where a chapter's published run of ``scale`` is committed."""
+    if scale not in PUBLISHED_SCALES:
+        raise ValueError(f"only the scales {PUBLISHED_SCALES} are published, not {scale!r}")
+    return chapter.notebook if scale == "class" else REPRODUCTIONS_DIR / f"{chapter.slug}.ipynb"
+
+
+def run_fingerprint(chapter: Chapter, parameters: Mapping[str, Any]) -> str:
+    """What a published run depends on: its code (notebook and library) and its parameters."""
+    values = {name: value for name, value in parameters.items() if name != "results_dir"}
+    return hashlib.sha256((code_fingerprint(chapter.notebook, library_fingerprint())
+                           + repr(sorted(values.items()))).encode()).hexdigest()
+
+
+def unchanged_since_published(chapter: Chapter, parameters: Mapping[str, Any]) -> bool:
+    """True when the committed reference run was made by this code with these parameters."""
+    path = published_path(chapter, "reference")
+    if not path.is_file():
+        return False
+    recorded = nbformat.read(path, as_version=4).metadata.get(FINGERPRINT_KEY)
+    return recorded == run_fingerprint(chapter, parameters)
 
 
 def parse_overrides(chapter: Chapter, pairs: Iterable[str]) -> dict[str, Any]:
@@ -155,6 +203,25 @@ def publishable(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return clean
 
 
+_LABEL = re.compile(r"^:label:\s*(\S+)\s*$|^\(([\w-]+)\)=\s*$", re.MULTILINE)
+_RELATIVE_DOC = re.compile(r"\{doc\}`(?![./])([^`<>]+)`")
+
+
+def for_reproductions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A chapter's executed notebook as a page beside the chapters: the labels it defines
+    (exercises, section targets) are prefixed with ``reference-`` wherever the notebook uses
+    them, so that they do not collide with the class page's, and ``{doc}`` links relative to
+    ``chapters/`` point there from ``reproductions/``."""
+    moved = copy.deepcopy(notebook)
+    markdown = [cell for cell in moved.cells if cell.cell_type == "markdown"]
+    defined = {name for cell in markdown for match in _LABEL.finditer(cell.source) for name in match.groups() if name}
+    for cell in markdown:
+        for name in sorted(defined, key=len, reverse=True):
+            cell.source = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", f"reference-{name}", cell.source)
+        cell.source = _RELATIVE_DOC.sub(lambda match: f"{{doc}}`../chapters/{match.group(1)}`", cell.source)
+    return moved
+
+
 def stale_ledgers(notebooks: Mapping[str, Path], scale: str = PUBLISHED_SCALE) -> list[str]:
     """Chapters whose embedded ledger differs from judging their recorded results against the
     catalog now: the targets changed since the run, so the committed outputs must be
@@ -176,14 +243,20 @@ def report_from_notebooks(notebooks: Mapping[str, Path], scale: str) -> dict[str
     return {"scale": scale, "records": records, "markdown": render_markdown(scale, records)}
 
 
-def published_notebooks() -> dict[str, Path]:
-    return {chapter.slug: chapter.notebook for chapter in chapters()}
+def published_notebooks(scale: str = PUBLISHED_SCALE) -> dict[str, Path]:
+    """The committed runs of ``scale``: every chapter at class scale; at reference scale
+    those chapters that have a reference run committed."""
+    paths = {chapter.slug: published_path(chapter, scale) for chapter in chapters()
+             if scale == "class" or chapter.reference is not None}
+    return {slug: path for slug, path in paths.items() if scale == "class" or path.is_file()}
 
 
 def check_publishable(scale: str, overrides: Iterable[str], runs_dir: Path) -> None:
-    """A published notebook must be the committed notebook, executed as it is."""
-    if scale != PUBLISHED_SCALE:
-        raise ValueError(f"--publish writes the committed {PUBLISHED_SCALE}-scale outputs; got --scale {scale}")
+    """A published notebook must be the committed notebook, executed as it is (at reference
+    scale: with the chapter's declared reference parameters)."""
+    if scale not in PUBLISHED_SCALES:
+        raise ValueError(f"--publish writes the committed outputs of the scales {PUBLISHED_SCALES}; "
+                         f"got --scale {scale}")
     if list(overrides):
         raise ValueError("--publish runs the chapters with their default parameters; drop the -p options")
     if runs_dir.resolve() != _default_results_dir():
@@ -203,19 +276,35 @@ def reproduce(
 ) -> dict[str, Any]:
     """Run the chapters at ``scale`` and write the report to ``<runs>/<scale>/report.{json,md}``.
 
-    Every chapter's parameters are validated before the first one starts. With ``publish``,
-    once every selected chapter has run, their executed notebooks replace the committed ones
-    in ``chapters/`` and the book's report page is rendered from the committed notebooks, so
-    the pages and the report show the same execution. Nothing is published if a chapter fails.
+    Every chapter's parameters are validated before the first one starts. At reference
+    scale each chapter runs with its declared reference parameters (``-p`` overrides them),
+    and without ``only`` the chapters that have a reference run are selected. With
+    ``publish``, once every selected chapter has run, their executed notebooks replace the
+    committed ones (``chapters/`` or ``reproductions/``) and the book's report page of that
+    scale is rendered from the committed notebooks, so the pages and the report show the
+    same execution. Nothing is published if a chapter fails. A reference chapter unchanged
+    since its committed run (same notebook code, library and parameters) is skipped.
     """
     overrides = list(overrides)
     if publish:
         check_publishable(scale, overrides, runs_dir)
-    selected = [get_chapter(name) for name in only] if only else list(chapters())
+    if only:
+        selected = [get_chapter(name) for name in only]
+    else:
+        selected = [chapter for chapter in chapters() if scale != "reference" or chapter.reference is not None]
     plans = []
     for chapter in selected:
-        values = {**parse_overrides(chapter, overrides), "scale": scale}
+        values = {**(reference_parameters(chapter) if scale == "reference" else {}),
+                  **parse_overrides(chapter, overrides), "scale": scale}
         plans.append(prepare(chapter.slug, values, runs_dir))
+    # what each run depends on, taken before it starts (the files may change while it runs)
+    fingerprints = {chapter.slug: run_fingerprint(chapter, parameters) for chapter, parameters in plans}
+    if publish and scale == "reference":
+        skipped = [chapter.slug for chapter, parameters in plans if unchanged_since_published(chapter, parameters)]
+        for slug in skipped:
+            print(f"{slug}: unchanged since its committed reference run, skipped")
+        plans = [(chapter, parameters) for chapter, parameters in plans if chapter.slug not in skipped]
+        selected = [chapter for chapter, _ in plans]
     executed = {}
     # A published run trains for real (its notebooks show the training's own timings) and
     # only stores its runs in the training cache, for the tests and re-runs that follow.
@@ -228,10 +317,26 @@ def reproduce(
     with atomic_path(folder / "report.md") as temporary:
         temporary.write_text(report["markdown"])
     if publish:
-        for chapter in selected:
-            with atomic_path(chapter.notebook) as temporary:
-                nbformat.write(publishable(nbformat.read(executed[chapter.slug], as_version=4)), temporary)
-        published = report_from_notebooks(published_notebooks(), scale)
-        with atomic_path(PUBLISHED_REPORT) as temporary:
+        _refuse_contradicted(report["records"], scale)
+        for chapter, _ in plans:
+            notebook = publishable(nbformat.read(executed[chapter.slug], as_version=4))
+            if scale == "reference":
+                notebook = for_reproductions(notebook)
+                notebook.metadata[FINGERPRINT_KEY] = fingerprints[chapter.slug]
+            path = published_path(chapter, scale)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as temporary:
+                nbformat.write(notebook, temporary)
+        published = report_from_notebooks(published_notebooks(scale), scale)
+        with atomic_path(REPORTS[scale]) as temporary:
             temporary.write_text(published["markdown"])
     return report
+
+
+def _refuse_contradicted(records: Mapping[str, Mapping[str, Any]], scale: str) -> None:
+    """A published run agrees with its chapter's text (the class run asserts it in its last
+    cell; this checks every published scale before anything is written)."""
+    problems = [f"{slug}: {problem}" for slug, record in records.items() for problem in disagreements(record["ledger"])]
+    if problems:
+        raise RuntimeError(f"nothing published: these {scale}-scale runs contradict their chapters' text:\n  "
+                           + "\n  ".join(problems))

@@ -180,7 +180,7 @@ class Target:
         if interval is None:
             return self.holds(measured)
         low, high = interval
-        if not low <= measured <= high:
+        if not low - 1e-6 <= measured <= high + 1e-6:  # float32 rounding of the value apart
             raise ValueError(f"target {self.key!r}: the value {measured} lies outside its interval [{low}, {high}]")
         if self.relation == "~=":
             lowest, highest = self.value - self.tolerance, self.value + self.tolerance
@@ -202,8 +202,16 @@ class Chapter:
     title: str
     parameters: tuple[Parameter, ...]
     targets: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)  # by scale
+    # The parameters of the chapter's reference run besides scale=reference (more test items,
+    # seeds, steps); None: the chapter has no reference run.
+    reference: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.reference is not None:
+            known = {parameter.name for parameter in self.parameters} - {"scale", "results_dir"}
+            if set(self.reference) - known:
+                raise ValueError(f"chapter {self.slug}: reference parameters {sorted(set(self.reference) - known)} "
+                                 f"are not among its parameters {sorted(known)}")
         for scale, targets in self.targets.items():
             keys = [target.key for target in targets]
             repeated = sorted({key for key in keys if keys.count(key) > 1})
@@ -222,7 +230,8 @@ class Chapter:
 
 
 COMMON = (
-    Parameter("scale", str, "class", "how big a run: smoke (seconds), class (minutes on a CPU), full (a GPU)",
+    Parameter("scale", str, "class", "how big a run: smoke (seconds), class (minutes on a CPU), reference (the "
+              "chapter's declared reference run on a CPU, e.g. the full MNIST), full (a GPU and the papers' data)",
               choices=SCALES),
     Parameter("device", str, "auto", "auto, cpu, cuda, cuda:N or mps", pattern=r"auto|cpu|mps|cuda(:\d+)?"),
     Parameter("seed", int, 0, "seed for data order, initial weights and random starts", minimum=0),
@@ -266,7 +275,17 @@ def check_parameters(chapter: str | Chapter, values: Mapping[str, Any]) -> dict[
     checked = {}
     for parameter in spec.parameters:
         checked[parameter.name] = parameter.check(values.get(parameter.name, parameter.default))
+    if checked.get("scale") == "reference" and spec.reference is None:
+        with_reference = [chapter.slug for chapter in chapters() if chapter.reference is not None]
+        raise ValueError(f"chapter {spec.slug} has no reference run; chapters with one: {with_reference}")
     return checked
+
+
+def reference_parameters(chapter: Chapter) -> dict[str, Any]:
+    """The parameters a chapter's reference run is executed with (besides its defaults)."""
+    if chapter.reference is None:
+        raise ValueError(f"chapter {chapter.slug} has no reference run")
+    return {**chapter.reference, "scale": "reference"}
 
 
 def parse_value(parameter: Parameter, text: str) -> Any:

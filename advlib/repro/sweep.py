@@ -34,13 +34,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from advlib.repro import aggregate
 from advlib.repro.ledger import disagreements
 from advlib.repro.record import load_record, record_path, write_json_atomic
-from advlib.repro.runner import execute, parse_overrides, prepare
-from advlib.repro.spec import get_chapter, parse_value
+from advlib.repro.runner import code_fingerprint, execute, parse_overrides, prepare
+from advlib.repro.spec import get_chapter, parse_value, reference_parameters
 from advlib.utils import atomic_path, library_fingerprint
 
 EXECUTORS = ("local", "slurm")
@@ -93,15 +91,6 @@ def parse_grid(pairs: Iterable[str]) -> list[tuple[str, list[str]]]:
     if len(set(names)) != len(names):
         raise ValueError(f"--vary names a parameter twice: {names}")
     return grid
-
-
-def code_fingerprint(notebook: Path, library: str) -> str:
-    """A hash of what a run executes: the notebook's code cells and the library's sources."""
-    digest = hashlib.sha256(library.encode())
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        if cell.cell_type == "code":
-            digest.update(cell.source.encode())
-    return digest.hexdigest()
 
 
 def _canonical(values: Mapping[str, Any]) -> str:
@@ -219,7 +208,10 @@ def plan_sweep(
     library = library_fingerprint()
     for name in chapters:
         chapter = get_chapter(name)
-        fixed = parse_overrides(chapter, overrides)
+        # at reference scale a run starts from the chapter's declared reference parameters
+        fixed = {**(reference_parameters(chapter) if scale == "reference" else {}),
+                 **parse_overrides(chapter, overrides)}
+        fixed.pop("scale", None)
         try:
             dimensions = [[(key, parse_value(chapter.parameter(key), value)) for value in values]
                           for key, values in grid]

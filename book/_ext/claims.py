@@ -2,7 +2,8 @@
 
 A sentence such as "PGD-AT cuts the error under attack several times" is only as good as the
 target that tests it on every run. The role renders a small check mark that links to that
-target's entry in the reproduction report; a key without an entry is an unresolved reference,
+target's entry in the reproduction report (a reference run's page, under ``reproductions/``,
+links to the reference report); a key without an entry is an unresolved reference,
 so the strict book build fails. ``tests/test_prose.py`` additionally requires a claim (or a
 cited source) on every sentence that judges a result.
 """
@@ -21,9 +22,10 @@ from advlib.repro.ledger import label
 
 class ClaimRole(SphinxRole):
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-        slug = PurePosixPath(self.env.docname).name
+        document = PurePosixPath(self.env.docname)
+        scale = "reference" if document.parts[0] == "reproductions" else "class"
         reference = addnodes.pending_xref(
-            self.rawtext, refdomain="std", reftype="ref", reftarget=label(slug, self.text.strip()),
+            self.rawtext, refdomain="std", reftype="ref", reftarget=label(document.name, self.text.strip(), scale),
             refexplicit=True, refwarn=True,
         )
         reference += nodes.inline("✓", "✓")
