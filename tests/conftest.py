@@ -42,6 +42,13 @@ def _no_training_cache(monkeypatch) -> None:
     monkeypatch.setenv(CACHE_VARIABLE, "off")
 
 
+@pytest.fixture(autouse=True)
+def _no_mnist_mirror(monkeypatch) -> None:
+    """`make test` inherits the Makefile's ADVLIB_MNIST_MIRROR (the shared MNIST, for reference
+    runs); a test sees that mirror only where it sets it, so the tests of missing data find none."""
+    monkeypatch.delenv("ADVLIB_MNIST_MIRROR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def mnist_class():
     return load_dataset("mnist", "train", "class"), load_dataset("mnist", "test", "class")
