@@ -304,7 +304,6 @@ def reproduce(
         for slug in skipped:
             print(f"{slug}: unchanged since its committed reference run, skipped")
         plans = [(chapter, parameters) for chapter, parameters in plans if chapter.slug not in skipped]
-        selected = [chapter for chapter, _ in plans]
     executed = {}
     # A published run trains for real (its notebooks show the training's own timings) and
     # only stores its runs in the training cache, for the tests and re-runs that follow.
