@@ -14,7 +14,7 @@ from advlib.repro import get_chapter
 from advlib.repro.ledger import CATEGORIES, category, count, disagreements, judge, label, outcome, render_markdown
 from advlib.repro.record import GLUE_PREFIX, RECORD_KEY, embedded_record, finish_chapter, glued_values
 from advlib.repro.runner import stale_ledgers
-from advlib.repro.spec import INCONCLUSIVE, Chapter, Source, Target, abstract, data, design, readme, talk
+from advlib.repro.spec import INCONCLUSIVE, NOT_SHOWN, Chapter, Source, Target, abstract, data, design, readme, talk
 
 
 def test_sources_name_their_kind_and_what_they_say():
@@ -105,13 +105,32 @@ def test_an_inconclusive_comparison_must_be_what_the_text_says():
     assert CATEGORIES["inconclusive"] not in without, "no intervals, no inconclusive row to count"
 
 
+def test_a_text_that_says_not_shown_agrees_with_any_outcome_but_holds():
+    """'Not shown' is what a text that glues the interval's reading claims: it stays true
+    whether the interval straddles the bound or lies on the other side, and only a run that
+    shows the claim (the whole interval on the claimed side) contradicts it."""
+    chapter = _two_target_chapter(NOT_SHOWN)
+    results = {"gain": 0.0, "rate": 0.2}
+    for interval, category_found in (((-0.04, 0.03), "inconclusive"), ((-0.04, 0.0), "not reproduced")):
+        rows = judge(chapter, results, "class", {"gain": interval})
+        assert rows[0]["category"] == category_found and disagreements(rows) == []
+    shown = judge(chapter, {"gain": 0.02, "rate": 0.2}, "class", {"gain": (0.01, 0.05)})
+    assert disagreements(shown) == [
+        "gain: the text says it is not shown, but measured 0.02 [0.01, 0.05] vs > 0: holds"]
+    record = {"ledger": judge(chapter, results, "class", {"gain": (-0.04, 0.0)}), "seconds": 1.0,
+              "parameters": {"seed": 0}, "environment": {"cuda": None, "cpu_threads": 2, "torch": "x"}}
+    assert "**not reproduced** (the chapter says so)" in render_markdown("class", {"99_demo": record})
+    with pytest.raises(ValueError, match="expect must be one of"):
+        Target("gain", ">", 0.0, design("x"), expect="maybe")
+
+
 def _passing(slug: str) -> tuple[dict[str, float], dict[str, Interval]]:
     """Values that make every class target of a chapter come out as its text says, and for each
     target the text calls inconclusive an interval that straddles its bound."""
     values, intervals = {}, {}
     for target in get_chapter(slug).targets["class"]:
         value = target.value
-        if target.expect == INCONCLUSIVE:
+        if target.expect in (INCONCLUSIVE, NOT_SHOWN):
             intervals[target.key] = Interval(value, value - 1.0, value + 1.0, 0.95, 100)
         elif target.relation in (">", ">="):
             value += 1.0 if target.expect else -1.0
@@ -136,8 +155,12 @@ def test_a_flipped_claim_is_a_disagreement_and_a_stated_failure_is_not():
     reproduced_after_all = {**results, "di_transfer_gain": 0.1}  # the text says diversity does not transfer better
     assert "di_transfer_gain: the text says it does not hold" in disagreements(
         judge(chapter, reproduced_after_all, "class", bounds))[0]
-    assert disagreements(judge(chapter, results, "class")) == [
-        "mi_transfer_gain: the text says it is inconclusive, but measured 0 vs > 0: does not hold"], (
+    shown_after_all = judge(chapter, {**results, "mi_transfer_gain": 0.03}, "class",
+                            {**bounds, "mi_transfer_gain": (0.01, 0.05)})  # the text: momentum not shown
+    assert disagreements(shown_after_all) == [
+        "mi_transfer_gain: the text says it is not shown, but measured 0.03 [0.01, 0.05] vs > 0: holds"]
+    assert disagreements(judge(_two_target_chapter(INCONCLUSIVE), {"gain": 0.0, "rate": 0.2}, "class")) == [
+        "gain: the text says it is inconclusive, but measured 0 vs > 0: does not hold"], (
         "without its interval, a target the text calls inconclusive is judged on its value")
     missing = dict(results)
     del missing["cw_success"]

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from advlib.repro.spec import INCONCLUSIVE, Chapter, Target
+from advlib.repro.spec import INCONCLUSIVE, NOT_SHOWN, Chapter, Target
 
 CATEGORIES: dict[str, str] = {
     "reproduced": "a published number, reproduced within the stated tolerance",
@@ -85,7 +85,15 @@ def outcome(row: Mapping[str, Any]) -> str:
 
 
 def _said(expect: bool | str) -> str:
-    return {True: "holds", False: "does not hold"}.get(expect, "is inconclusive")
+    return {True: "holds", False: "does not hold", NOT_SHOWN: "is not shown"}.get(expect, "is inconclusive")
+
+
+def agrees_with_text(row: Mapping[str, Any]) -> bool:
+    """Whether a measured row's outcome is what the chapter's text says of it (a text that says
+    "not shown" agrees with any outcome but "holds")."""
+    if row["text_says_holds"] == NOT_SHOWN:
+        return row["holds"] is not True
+    return (INCONCLUSIVE if row["holds"] is None else row["holds"]) == row["text_says_holds"]
 
 
 def disagreements(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -96,7 +104,7 @@ def disagreements(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         found = outcome(row)
         if found == "not measured":
             problems.append(f"{row['key']}: not measured (expected {row['expected']})")
-        elif (INCONCLUSIVE if row["holds"] is None else row["holds"]) != row["text_says_holds"]:
+        elif not agrees_with_text(row):
             problems.append(
                 f"{row['key']}: the text says it {_said(row['text_says_holds'])}, but measured "
                 f"{_measured_text(row)} vs {row['expected']}: {found}"
@@ -157,8 +165,7 @@ def render_markdown(scale: str, records: Mapping[str, Mapping[str, Any]]) -> str
         lines += [f"## {slug}", ""]
         for row in record["ledger"]:
             verdict = row["category"] if row["holds"] else f"**{row['category']}**"
-            if (row["holds"] is False and row["text_says_holds"] is False) or (
-                    row["category"] == INCONCLUSIVE and row["text_says_holds"] == INCONCLUSIVE):
+            if row["holds"] is not True and row["category"] != "missing" and agrees_with_text(row):
                 verdict += " (the chapter says so)"
             measured = format_measured(row["measured"])
             if "interval" in row:

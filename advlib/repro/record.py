@@ -19,7 +19,7 @@ import nbformat
 import torch
 
 from advlib.intervals import Interval
-from advlib.repro.ledger import disagreements, judge, outcome
+from advlib.repro.ledger import agrees_with_text, disagreements, judge, outcome
 from advlib.repro.spec import get_chapter
 from advlib.utils import atomic_path, numerics
 
@@ -157,7 +157,7 @@ def finish_chapter(
     if undefined:
         print(f"undefined in this run (NaN or infinite), not recorded: {', '.join(undefined)}")
     for row in rows:
-        said = "" if row["holds"] is None or row["holds"] == row["text_says_holds"] else "  <-- contradicts the text"
+        said = "" if row["category"] == "missing" or agrees_with_text(row) else "  <-- contradicts the text"
         print(f"{row['key']:>40} {row['expected']:>12}: {outcome(row)} ({row['category']}){said}")
     for key, value in measured.items():
         _glue(key, "text/plain", repr(value))

@@ -129,6 +129,12 @@ def design(says: str) -> Source:
 RELATIONS = ("<", ">", "<=", ">=", "~=")
 # What a chapter's text may say of a target whose interval straddles its bound.
 INCONCLUSIVE = "inconclusive"
+# What a chapter's text may say of a claim that its run does not show: the interval does not
+# lie wholly on the claimed side (it straddles the bound, or lies on the other side). A text
+# that glues the interval's own reading says no more than this; it stays true where the
+# processor's rounding moves the interval across the bound.
+NOT_SHOWN = "not shown"
+EXPECTATIONS = (True, False, INCONCLUSIVE, NOT_SHOWN)
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,8 @@ class Target:
     expectation comes from. ``expect`` is what the chapter's text states about this target
     at this scale: True when the text says it holds, False when the text reports it as not
     reproduced, ``INCONCLUSIVE`` when the text says this scale cannot decide it (its
-    interval straddles the bound, see :meth:`verdict`). At class scale the notebook asserts
+    interval straddles the bound, see :meth:`verdict`), ``NOT_SHOWN`` when the text says only
+    that the run does not show it (inconclusive or not reproduced). At class scale the notebook asserts
     that the outcome agrees with the text, so a rerun that flips a sentence's truth fails
     loudly instead of leaving it false.
     """
@@ -157,9 +164,8 @@ class Target:
             raise ValueError(f"target {self.key!r}: relation {self.relation!r} is not one of {RELATIONS}")
         if (self.relation == "~=") != (self.tolerance > 0):
             raise ValueError(f"target {self.key!r}: a tolerance belongs to '~=' and only to it")
-        if self.expect not in (True, False, INCONCLUSIVE):
-            raise ValueError(
-                f"target {self.key!r}: expect must be True, False or {INCONCLUSIVE!r}, got {self.expect!r}")
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"target {self.key!r}: expect must be one of {EXPECTATIONS}, got {self.expect!r}")
 
     def holds(self, measured: float) -> bool:
         if self.relation == "<":
