@@ -9,16 +9,18 @@ import pytest
 
 from advlib.repro import chapters, check_parameters, get_chapter
 from advlib.repro import runner as runner_module
-from advlib.repro.ledger import judge, label
+from advlib.repro.ledger import agrees_with_text, judge, label, render_side_by_side
 from advlib.repro.prose import check_notebook
 from advlib.repro.record import embedded_record, glued_values
 from advlib.repro.runner import (
     REPORTS,
+    SIDE_BY_SIDE_REPORT,
     for_reproductions,
     published_notebooks,
     report_from_notebooks,
     reproduce,
     run_fingerprint,
+    side_by_side_from_notebooks,
     stale_ledgers,
     unchanged_since_published,
 )
@@ -127,8 +129,7 @@ def test_the_committed_reference_ledgers_are_the_catalogs_verdict_and_agree_with
     assert stale_ledgers(COMMITTED, "reference") == [], "the targets changed since the run: make reference"
     report = report_from_notebooks(COMMITTED, "reference")
     for slug, record in report["records"].items():
-        assert all(row["holds"] == row["text_says_holds"] or (row["holds"] is None and row["text_says_holds"]
-                                                              == "inconclusive") for row in record["ledger"]), slug
+        assert all(agrees_with_text(row) for row in record["ledger"]), slug
 
 
 def test_the_reference_report_page_is_rendered_from_the_committed_runs_value_for_value():
@@ -137,6 +138,38 @@ def test_the_reference_report_page_is_rendered_from_the_committed_runs_value_for
         return
     assert report_from_notebooks(COMMITTED, "reference")["markdown"] == REPORTS["reference"].read_text(), (
         "regenerate both with `make reference`")
+
+
+def test_the_side_by_side_page_is_rendered_from_both_scales_committed_runs():
+    if not COMMITTED:
+        assert not SIDE_BY_SIDE_REPORT.exists(), "a side-by-side report without any committed reference run"
+        return
+    assert side_by_side_from_notebooks() == SIDE_BY_SIDE_REPORT.read_text(), (
+        "regenerate it with `make reference` (or `make reproduce`)")
+
+
+def _ledger_row(key: str, measured: float, holds, category: str, interval=None) -> dict:
+    row = {"key": key, "expected": "> 0", "measured": measured, "holds": holds, "category": category}
+    return {**row, "interval": list(interval)} if interval else row
+
+
+def test_side_by_side_shows_each_scale_per_target_and_counts_only_the_shared_chapters():
+    gain_class = _ledger_row("gain", -0.017, None, "inconclusive", (-0.04, 0.003))
+    gain_reference = _ledger_row("gain", 0.012, True, "direction", (0.004, 0.02))
+    only_class = _ledger_row("typed", 1.0, True, "own claim")
+    records = {
+        "class": {"01_demo": {"ledger": [gain_class, only_class]}, "02_other": {"ledger": [gain_class]}},
+        "reference": {"01_demo": {"ledger": [gain_reference]}},
+    }
+    page = render_side_by_side(records)
+    assert "| the direction of a published claim, reproduced on this scale's proxy | 0 | 1 |" in page
+    assert "| its 95 % interval straddles the bound: this scale cannot decide it | 1 | 0 |" in page, (
+        "02_other has no reference run, so its class row is not counted")
+    assert "| `gain` | > 0 | -0.017 (-0.040 to 0.003): **inconclusive** | 0.012 (0.004 to 0.020): direction |" in page
+    assert "| `typed` | > 0 | 1.000: own claim | not a target here |" in page
+    assert "02_other" not in page
+    with pytest.raises(ValueError, match="two scales"):
+        render_side_by_side({"class": records["class"]})
 
 
 @pytest.mark.parametrize("slug", sorted(COMMITTED))

