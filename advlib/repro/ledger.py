@@ -206,7 +206,8 @@ def render_side_by_side(records_by_scale: Mapping[str, Mapping[str, Mapping[str,
     (the union of the scales' targets, in the order the first scale lists them) with each
     scale's value, 95 % interval where it has one, and category. The point is the change: a
     comparison that the class run leaves inconclusive and the reference run decides, or a claim
-    that holds on 300 digits and not on 10,000.
+    that holds in one run and not in the other. A larger scale may also train other models (more
+    data), so a change need not be precision alone.
     """
     scales = list(records_by_scale)
     if len(scales) < 2:

@@ -131,8 +131,9 @@ RELATIONS = ("<", ">", "<=", ">=", "~=")
 INCONCLUSIVE = "inconclusive"
 # What a chapter's text may say of a claim that its run does not show: the interval does not
 # lie wholly on the claimed side (it straddles the bound, or lies on the other side). A text
-# that glues the interval's own reading says no more than this; it stays true where the
-# processor's rounding moves the interval across the bound.
+# that glues a reading of the interval may say more in each run ("no gain", "worse"), but what
+# it pins is only this, so it stays true where another processor's float rounding trains
+# another network and moves the interval's bound across the claim's.
 NOT_SHOWN = "not shown"
 EXPECTATIONS = (True, False, INCONCLUSIVE, NOT_SHOWN)
 
