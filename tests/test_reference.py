@@ -4,6 +4,8 @@ the text), and the committed reference runs are checked without re-executing the
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
@@ -138,6 +140,14 @@ def test_the_reference_report_page_is_rendered_from_the_committed_runs_value_for
         return
     assert report_from_notebooks(COMMITTED, "reference")["markdown"] == REPORTS["reference"].read_text(), (
         "regenerate both with `make reference`")
+
+
+def test_every_committed_reference_run_is_a_page_of_the_book():
+    """The book builds only the files its table of contents names (only_build_toc_files)."""
+    toc = (runner_module.REPOSITORY / "_toc.yml").read_text()
+    listed = set(re.findall(r"file:\s*(reproductions/\S+)", toc))
+    assert listed == {f"reproductions/{path.stem}" for path in COMMITTED.values()}
+    assert ("file: book/reference_runs" in toc) == bool(COMMITTED)
 
 
 def test_the_side_by_side_page_is_rendered_from_both_scales_committed_runs():
