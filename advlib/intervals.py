@@ -33,7 +33,7 @@ Every function takes a ``seed``: the same inputs and seed give the same interval
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -154,6 +154,42 @@ def paired_difference(first: Any, second: Any, *, level: float = LEVEL, resample
     return _mean_interval(first - second, level, resamples, seed, rate=False)
 
 
+def paired_function_of_means(columns: Sequence[Any], combine: Callable[..., Any], *, level: float = LEVEL,
+                             resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+    """``combine(mean of columns[0], mean of columns[1], ...)`` for per-item values measured
+    on the same items (one seed): a statistic that is not itself a mean, such as one effect
+    less the size of another (``lambda c, p: c - np.abs(p)``).
+
+    ``scipy.stats.bootstrap`` with ``paired=True``: items are drawn with replacement, the same
+    draw for every column (so each item's pairing is kept), and the interval has percentile
+    limits: ``combine`` may be non-smooth (an absolute value, a minimum), where BCa's
+    acceleration estimate is unreliable. ``combine`` receives numpy arrays of resampled
+    means and must work elementwise. At a kink (one effect
+    less ``|p|`` where the true ``p`` is 0) the estimate is biased low and the interval
+    leans low with it: in the tests' 200 draws it missed the truth only from below, so a
+    claim that the statistic lies above zero gains nothing from the kink.
+    """
+    _check(level, resamples)
+    if len(columns) == 0:
+        raise ValueError("paired_function_of_means needs at least one column of per-item values")
+    grids = [_as_grid(column) for column in columns]
+    if any(grid.shape[0] != 1 for grid in grids):
+        raise ValueError("paired_function_of_means takes one seed's values per column (shape (items,))")
+    if len({grid.shape for grid in grids}) != 1:
+        raise ValueError(f"paired columns must have the same shape, got {[grid.shape[1:] for grid in grids]}")
+    values = [grid[0] for grid in grids]
+    estimate = float(combine(*(column.mean() for column in values)))
+
+    def statistic(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        return combine(*(sample.mean(axis=axis) for sample in samples))
+
+    result = stats.bootstrap(tuple(values), statistic, paired=True, vectorized=True, confidence_level=level,
+                             n_resamples=resamples, method="percentile", batch=_batch(len(values[0]) * len(values)),
+                             rng=np.random.default_rng(seed))
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return Interval(estimate, min(low, estimate), max(high, estimate), level, len(values[0]), method="percentile")
+
+
 def unpaired_difference(first: Sequence[float], second: Sequence[float], *, level: float = LEVEL,
                         resamples: int = RESAMPLES, seed: int = 0) -> Interval:
     """mean(first) - mean(second) for two independent samples (different items), each
@@ -178,3 +214,20 @@ def unpaired_difference(first: Sequence[float], second: Sequence[float], *, leve
         if math.isfinite(low) and math.isfinite(high):
             return Interval(estimate, min(low, estimate), max(high, estimate), level, n_items, method=method)
     raise RuntimeError("the bootstrap gave no finite interval")  # pragma: no cover - percentile is always finite
+
+
+def reading_against_zero(found: Interval, *, above: str, below: str, neither: str, not_above: str | None = None) -> str:
+    """How an interval reads against zero, as a phrase a chapter glues after it: which side
+    it lies on, then the chapter's consequence for that side.
+
+    ``not_above`` is for an interval that ends at exactly zero (a difference that no item
+    favours, e.g. [-0.04, 0]): it "does not lie above zero", which is truer than "contains
+    zero" for a claimed gain. Without it such an interval reads as containing zero.
+    """
+    if found.low > 0:
+        return f"lies above zero: {above}"
+    if found.high < 0:
+        return f"lies below zero: {below}"
+    if found.high == 0 and not_above is not None:
+        return f"does not lie above zero: {not_above}"
+    return f"contains zero: {neither}"

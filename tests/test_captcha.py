@@ -25,6 +25,7 @@ from advlib.captcha import (
     random_affine,
     render_captcha,
     string_accuracy,
+    strings_read,
     to_8bit_within,
 )
 from advlib.train import TrainConfig, train
@@ -240,6 +241,14 @@ def test_solver_layout_and_training_learns(tiny_solver):
     images, labels = test.tensors()
     assert solver(images[:3]).shape == (3, 10, 2)
     assert string_accuracy(solver, images, labels) > 0.3  # far above chance (1 %)
+    read = strings_read(solver, images, labels, batch_size=64)  # several batches, per CAPTCHA
+    assert read.shape == (200,) and read.dtype == torch.bool
+    assert read.float().mean().item() == pytest.approx(string_accuracy(solver, images, labels))
+    one_wrong = labels.clone()
+    one_wrong[:, 1] = (one_wrong[:, 1] + 1) % 10  # one wrong position: a string read right fails it
+    assert read.any() and not (strings_read(solver, images, one_wrong) & read).any()
+    with pytest.raises(ValueError, match="labels must have shape"):
+        strings_read(solver, images, labels[:10])
 
 
 def test_craft_captchas_fools_the_solver_within_budget(tiny_solver):

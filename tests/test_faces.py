@@ -20,6 +20,7 @@ from advlib.errors import DataUnavailableError
 from advlib.faces import apf
 from advlib.faces.tf_graph import read_graph
 from advlib.faces.verification import (
+    accepted,
     best_threshold,
     genuine_pairs,
     impostor_pairs,
@@ -234,6 +235,9 @@ def test_threshold_tar_and_verification_accuracy_on_known_distances():
     references = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
     assert true_accept_rate(references, references, 1.02) == 1.0
     assert true_accept_rate(-references, references, 1.02) == 0.0
+    mixed = torch.cat([references[:3], -references[3:]])
+    assert accepted(mixed, references, 1.02).tolist() == [True, True, True, False]
+    assert true_accept_rate(mixed, references, 1.02) == 0.75
     with pytest.raises(ValueError, match="both genuine and impostor"):
         best_threshold(distances, torch.ones(8, dtype=torch.bool))
 

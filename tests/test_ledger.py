@@ -14,7 +14,19 @@ from advlib.repro import get_chapter
 from advlib.repro.ledger import CATEGORIES, category, count, disagreements, judge, label, outcome, render_markdown
 from advlib.repro.record import GLUE_PREFIX, RECORD_KEY, embedded_record, finish_chapter, glued_values
 from advlib.repro.runner import stale_ledgers
-from advlib.repro.spec import INCONCLUSIVE, NOT_SHOWN, Chapter, Source, Target, abstract, data, design, readme, talk
+from advlib.repro.spec import (
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    READ_FROM_RUN,
+    Chapter,
+    Source,
+    Target,
+    abstract,
+    data,
+    design,
+    readme,
+    talk,
+)
 
 
 def test_sources_name_their_kind_and_what_they_say():
@@ -124,13 +136,31 @@ def test_a_text_that_says_not_shown_agrees_with_any_outcome_but_holds():
         Target("gain", ">", 0.0, design("x"), expect="maybe")
 
 
+def test_a_text_that_reads_the_interval_from_the_run_agrees_with_every_outcome_but_needs_an_interval(tmp_path):
+    """A text that glues the run's reading of the interval pins no side: every outcome agrees
+    with it. finish_chapter refuses such a target measured without an interval, since its
+    reading would then come from a point value."""
+    chapter = _two_target_chapter(READ_FROM_RUN)
+    for gain, interval in ((0.02, (0.01, 0.05)), (0.0, (-0.04, 0.03)), (-0.02, (-0.04, -0.01))):
+        assert disagreements(judge(chapter, {"gain": gain, "rate": 0.2}, "class", {"gain": interval})) == []
+    results, intervals = _passing("06_adversarial_captcha")
+    key = "ensemble_gain_adv_trained"
+    targets = get_chapter("06_adversarial_captcha").targets["class"]
+    assert next(target for target in targets if target.key == key).expect == READ_FROM_RUN
+    finish_chapter("06_adversarial_captcha", _parameters(tmp_path, "class"), results, started=0.0,
+                   intervals=intervals)
+    with pytest.raises(ValueError, match=f"reads \\['{key}'\\] from the run's interval, but no interval"):
+        finish_chapter("06_adversarial_captcha", _parameters(tmp_path, "class"), results, started=0.0,
+                       intervals={k: v for k, v in intervals.items() if k != key})
+
+
 def _passing(slug: str) -> tuple[dict[str, float], dict[str, Interval]]:
     """Values that make every class target of a chapter come out as its text says, and for each
     target the text calls inconclusive an interval that straddles its bound."""
     values, intervals = {}, {}
     for target in get_chapter(slug).targets["class"]:
         value = target.value
-        if target.expect in (INCONCLUSIVE, NOT_SHOWN):
+        if target.expect in (INCONCLUSIVE, NOT_SHOWN, READ_FROM_RUN):
             intervals[target.key] = Interval(value, value - 1.0, value + 1.0, 0.95, 100)
         elif target.relation in (">", ">="):
             value += 1.0 if target.expect else -1.0

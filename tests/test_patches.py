@@ -17,6 +17,7 @@ from advlib.patches import (
     class_comparison,
     correctly_classified,
     deconv_plan,
+    fooled_per_image,
     paste,
     patch_mask,
     random_positions,
@@ -230,6 +231,21 @@ def test_success_rates_count_changed_predictions_per_repeat(net, images):
     assert calls == [0, 1, 2]
     with pytest.raises(ValueError, match="repeats"):
         success_rates(net, images, labels, torch.rand(3, 4, 4), 0, torch.Generator())
+
+
+def test_fooled_per_image_is_what_the_success_rates_average(net, images):
+    """The same placements (same generator seed) give per-image outcomes whose mean per repeat
+    is the success rate; with the whole image covered, the outcome of each image is known."""
+    labels = net(images).argmax(1)
+    patch = torch.rand(3, 6, 6)
+    fooled = fooled_per_image(net, images, labels, patch, 3, torch.Generator().manual_seed(0))
+    rates = success_rates(net, images, labels, patch, 3, torch.Generator().manual_seed(0))
+    assert fooled.shape == (3, len(images)) and fooled.dtype == torch.bool
+    assert torch.equal(fooled.float().mean(dim=1), rates)
+    whole = fooled_per_image(net, images, labels, images[0], 1, torch.Generator().manual_seed(0))
+    assert torch.equal(whole[0], labels != labels[0])
+    with pytest.raises(ValueError, match="repeats"):
+        fooled_per_image(net, images, labels, patch, 0, torch.Generator())
 
 
 def test_class_comparison_records_every_placement_on_images_and_canvas(net, images):

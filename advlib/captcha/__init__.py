@@ -11,7 +11,7 @@ from advlib.captcha.attack import (
     to_8bit_within,
 )
 from advlib.captcha.generate import DIGITS, CaptchaSpec, make_captchas, render_captcha
-from advlib.captcha.solver import CaptchaSolver, string_accuracy
+from advlib.captcha.solver import CaptchaSolver, string_accuracy, strings_read
 from advlib.captcha.transforms import (
     DIFFICULTIES,
     RandomCaptchaTransform,
@@ -44,5 +44,6 @@ __all__ = [
     "random_affine",
     "render_captcha",
     "string_accuracy",
+    "strings_read",
     "to_8bit_within",
 ]

@@ -66,6 +66,31 @@ class CaptchaSolver(nn.Module):
 
 
 @torch.no_grad()
+def strings_read(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None, batch_size: int = 250,
+) -> torch.Tensor:
+    """Whether each CAPTCHA is read entirely right (all positions), after an optional
+    transform; (N,) booleans on the CPU.
+
+    Per CAPTCHA, so that two attacks on the same CAPTCHAs (under the same seeded transform)
+    can be compared with a paired bootstrap interval (:mod:`advlib.intervals`).
+    ``transform`` is applied batch by batch (give it a seeded generator for a reproducible
+    outcome).
+    """
+    if labels.dim() != 2 or labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels must have shape ({images.shape[0]}, L), got {tuple(labels.shape)}")
+    read_right = []
+    with frozen_eval(model):
+        for start in range(0, images.shape[0], batch_size):
+            batch = images[start : start + batch_size]
+            if transform is not None:
+                batch = transform(batch)
+            read = model(batch).argmax(dim=1)
+            read_right.append((read == labels[start : start + batch_size].to(read.device)).all(dim=1).cpu())
+    return torch.cat(read_right)
+
+
 def string_accuracy(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None, batch_size: int = 250,
@@ -73,17 +98,6 @@ def string_accuracy(
     """Share of CAPTCHAs read entirely right (all positions), after an optional transform.
 
     This is the paper's "recognition rate": a CAPTCHA is cracked only if the whole string
-    is right. ``transform`` is applied batch by batch (give it a seeded generator for a
-    reproducible number).
+    is right (see :func:`strings_read`).
     """
-    if labels.dim() != 2 or labels.shape[0] != images.shape[0]:
-        raise ValueError(f"labels must have shape ({images.shape[0]}, L), got {tuple(labels.shape)}")
-    correct = 0
-    with frozen_eval(model):
-        for start in range(0, images.shape[0], batch_size):
-            batch = images[start : start + batch_size]
-            if transform is not None:
-                batch = transform(batch)
-            read = model(batch).argmax(dim=1)
-            correct += (read == labels[start : start + batch_size].to(read.device)).all(dim=1).sum().item()
-    return correct / images.shape[0]
+    return strings_read(model, images, labels, transform, batch_size).sum().item() / images.shape[0]

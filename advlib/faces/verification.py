@@ -65,9 +65,16 @@ def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum(dim=1)
 
 
+def accepted(probes: torch.Tensor, references: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Whether each pair is accepted as one person: ``||e(probe) - e(reference)||^2 < threshold``;
+    (N,) booleans, per pair so that two protections of the same pairs can be compared with a
+    paired bootstrap interval (:mod:`advlib.intervals`)."""
+    return squared_distance(probes, references) < threshold
+
+
 def true_accept_rate(probes: torch.Tensor, references: torch.Tensor, threshold: float) -> float:
-    """Share of genuine pairs still accepted: mean of ``||e(probe) - e(reference)||^2 < threshold``."""
-    return float((squared_distance(probes, references) < threshold).float().mean())
+    """Share of genuine pairs still accepted (the mean of :func:`accepted` over genuine pairs)."""
+    return float(accepted(probes, references, threshold).float().mean())
 
 
 def best_threshold(distances: torch.Tensor, same: torch.Tensor) -> float:

@@ -5,6 +5,7 @@ from advlib.patches.evaluate import (
     ClassComparison,
     class_comparison,
     correctly_classified,
+    fooled_per_image,
     salient_positions,
     success_rates,
 )
@@ -15,6 +16,6 @@ from advlib.patches.placement import paste, patch_mask, random_positions, slidin
 
 __all__ = [
     "ClassComparison", "G2LVAPConfig", "G2LVAPResult", "LaVANConfig", "LaVANResult", "PatchGenerator",
-    "class_comparison", "correctly_classified", "deconv_plan", "paste", "patch_mask", "random_positions",
-    "salient_positions", "sliding_positions", "success_rates", "train_g2lvap", "train_lavan",
+    "class_comparison", "correctly_classified", "deconv_plan", "fooled_per_image", "paste", "patch_mask",
+    "random_positions", "salient_positions", "sliding_positions", "success_rates", "train_g2lvap", "train_lavan",
 ]

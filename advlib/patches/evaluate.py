@@ -67,6 +67,31 @@ def patched_predictions(
     return torch.cat(predictions)
 
 
+def fooled_per_image(
+    model: nn.Module,
+    images: torch.Tensor,
+    clean_labels: torch.Tensor,
+    patches: PatchSource,
+    repeats: int,
+    generator: torch.Generator,
+    batch_size: int = 100,
+) -> torch.Tensor:
+    """Whether each image's prediction differs from its clean prediction ``clean_labels``
+    with the patch at a fresh random position, per repeat; (repeats, images) booleans.
+
+    Per image, not only per repeat, so that a comparison of two patches on the same images
+    can carry a bootstrap interval over the images (:mod:`advlib.intervals`).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    fooled = []
+    for repeat in range(repeats):
+        patch = patches(repeat) if callable(patches) else patches
+        positions = random_positions(images.shape[0], tuple(images.shape[-2:]), patch.shape[-1], generator)
+        fooled.append(patched_predictions(model, images, patch, positions, batch_size) != clean_labels.cpu())
+    return torch.stack(fooled)
+
+
 def success_rates(
     model: nn.Module,
     images: torch.Tensor,
@@ -78,15 +103,7 @@ def success_rates(
 ) -> torch.Tensor:
     """Fooling rate of each repeat: the share of images whose prediction differs from its
     clean prediction ``clean_labels`` with the patch at a fresh random position; (repeats,)."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    rates = []
-    for repeat in range(repeats):
-        patch = patches(repeat) if callable(patches) else patches
-        positions = random_positions(images.shape[0], tuple(images.shape[-2:]), patch.shape[-1], generator)
-        fooled = patched_predictions(model, images, patch, positions, batch_size) != clean_labels.cpu()
-        rates.append(fooled.float().mean())
-    return torch.stack(rates)
+    return fooled_per_image(model, images, clean_labels, patches, repeats, generator, batch_size).float().mean(dim=1)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from advlib.repro.spec import INCONCLUSIVE, NOT_SHOWN, Chapter, Target
+from advlib.repro.spec import INCONCLUSIVE, NOT_SHOWN, READ_FROM_RUN, Chapter, Target
 
 CATEGORIES: dict[str, str] = {
     "reproduced": "a published number, reproduced within the stated tolerance",
@@ -85,12 +85,16 @@ def outcome(row: Mapping[str, Any]) -> str:
 
 
 def _said(expect: bool | str) -> str:
-    return {True: "holds", False: "does not hold", NOT_SHOWN: "is not shown"}.get(expect, "is inconclusive")
+    return {True: "holds", False: "does not hold", NOT_SHOWN: "is not shown",
+            READ_FROM_RUN: "reads as this run's interval shows"}.get(expect, "is inconclusive")
 
 
 def agrees_with_text(row: Mapping[str, Any]) -> bool:
     """Whether a measured row's outcome is what the chapter's text says of it (a text that says
-    "not shown" agrees with any outcome but "holds")."""
+    "not shown" agrees with any outcome but "holds"; one that glues the run's reading of the
+    interval agrees with any outcome)."""
+    if row["text_says_holds"] == READ_FROM_RUN:
+        return True
     if row["text_says_holds"] == NOT_SHOWN:
         return row["holds"] is not True
     return (INCONCLUSIVE if row["holds"] is None else row["holds"]) == row["text_says_holds"]

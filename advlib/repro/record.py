@@ -20,7 +20,7 @@ import torch
 
 from advlib.intervals import Interval
 from advlib.repro.ledger import agrees_with_text, disagreements, judge, outcome
-from advlib.repro.spec import get_chapter
+from advlib.repro.spec import READ_FROM_RUN, get_chapter
 from advlib.utils import atomic_path, numerics
 
 GLUE_PREFIX = "application/papermill.record/"
@@ -140,6 +140,10 @@ def finish_chapter(
     intervals = dict(intervals or {})
     _check_intervals(intervals, measured)
     rows = judge(chapter, measured, scale, {key: (found.low, found.high) for key, found in intervals.items()})
+    unread = [row["key"] for row in rows
+              if row["text_says_holds"] == READ_FROM_RUN and row["key"] in measured and row["key"] not in intervals]
+    if unread:
+        raise ValueError(f"{slug}: the text reads {unread} from the run's interval, but no interval is given")
     record = {
         "chapter": slug,
         "parameters": dict(parameters),

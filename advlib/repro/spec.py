@@ -135,7 +135,12 @@ INCONCLUSIVE = "inconclusive"
 # it pins is only this, so it stays true where another processor's float rounding trains
 # another network and moves the interval's bound across the claim's.
 NOT_SHOWN = "not shown"
-EXPECTATIONS = (True, False, INCONCLUSIVE, NOT_SHOWN)
+# What a chapter's text may say of a comparison that goes either way between processors: it
+# glues this run's reading of the interval ("lies above zero: ...", "contains zero: ...") and
+# pins no side. Any outcome agrees with such a text, so finish_chapter refuses the target
+# without an interval: the reading must come from an interval, never from a point value.
+READ_FROM_RUN = "read from the run"
+EXPECTATIONS = (True, False, INCONCLUSIVE, NOT_SHOWN, READ_FROM_RUN)
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,8 @@ class Target:
     at this scale: True when the text says it holds, False when the text reports it as not
     reproduced, ``INCONCLUSIVE`` when the text says this scale cannot decide it (its
     interval straddles the bound, see :meth:`verdict`), ``NOT_SHOWN`` when the text says only
-    that the run does not show it (inconclusive or not reproduced). At class scale the notebook asserts
+    that the run does not show it (inconclusive or not reproduced), ``READ_FROM_RUN`` when
+    the text glues the run's reading of the target's interval and pins no side. At class scale the notebook asserts
     that the outcome agrees with the text, so a rerun that flips a sentence's truth fails
     loudly instead of leaving it false.
     """
