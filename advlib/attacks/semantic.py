@@ -1,8 +1,9 @@
 """A semantic image attack: gradient ascent on human-meaningful attributes and pixels at once.
 
 Seed S4 (Luo et al., "Semantic Image Attack for Visual Model Diagnosis", arXiv 2303.13010)
-attacks jointly in a space of semantic attributes (the directions of a generative model) and
-in image space, so that every adversarial image says *which attribute* broke the model. Only
+attacks jointly in a predefined space of semantic attributes (its abstract does not say what
+spans it) and in image space, so that every adversarial image says *which attribute* broke
+the model. Only
 the abstract is available, without code or numbers, so this module implements its idea on a
 space that needs no generator: bounded, differentiable global transforms (the proxy of the
 reproduction spec, section 8.4), through kornia's colour and affine operations.
