@@ -10,7 +10,7 @@ from torch import nn
 
 from advlib import attacks as A
 from advlib.evaluate import accuracy
-from advlib.robustness import quantise
+from advlib.robustness import RandomShift, quantise
 
 EPS_LINF, EPS_L2 = 0.3, 2.0
 
@@ -238,11 +238,7 @@ def test_eot_attack_beats_plain_attack_on_a_randomised_defence(cnn, mnist_class)
     those that only the plain attack fools, by a one-sided sign test at the 1% level."""
     x, y = mnist_class[1].tensors()
     x, y = x[:200], y[:200]
-    noise = torch.Generator().manual_seed(1)
-
-    def random_shift(images: torch.Tensor) -> torch.Tensor:
-        shifts = torch.randint(-3, 4, (images.shape[0], 2), generator=noise).tolist()
-        return torch.stack([torch.roll(image, shifts=s, dims=(1, 2)) for image, s in zip(images, shifts, strict=True)])
+    random_shift = RandomShift(max_shift=3, generator=torch.Generator().manual_seed(1))
 
     class RandomShiftDefence(nn.Module):
         def forward(self, images):

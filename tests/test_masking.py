@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from advlib.robustness import RandomShift, quantise
+from advlib.robustness.masking import roll_each
 
 
 def test_quantise_keeps_four_grey_levels_and_has_no_gradient():
@@ -37,3 +38,18 @@ def test_random_shift_rolls_each_image_within_its_range_and_reproducibly():
         RandomShift(-1)
     with pytest.raises(ValueError, match="batch"):
         RandomShift(2)(images[0])
+
+
+@pytest.mark.parametrize("shape", [(7, 1, 28, 28), (5, 3, 6, 16), (3, 2, 5, 4)])
+def test_roll_each_equals_one_torch_roll_per_image_in_values_and_gradients(shape):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(shape, generator=generator, requires_grad=True)
+    shifts = torch.randint(-6, 7, (shape[0], 2), generator=generator)  # beyond the image: wraps
+    expected = torch.stack([torch.roll(image, shift, dims=(1, 2)) for image, shift in zip(images, shifts.tolist(),
+                                                                                           strict=True)])
+    rolled = roll_each(images, shifts)
+    assert torch.equal(rolled, expected)
+    weights = torch.randn(shape, generator=generator)
+    (want,) = torch.autograd.grad((expected * weights).sum(), images)
+    (got,) = torch.autograd.grad((rolled * weights).sum(), images)
+    assert torch.equal(got, want)

@@ -39,6 +39,21 @@ class RandomShift:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4:
             raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(images.shape)}")
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (images.shape[0], 2),
-                               generator=self.generator).tolist()
-        return torch.stack([torch.roll(image, shift, dims=(1, 2)) for image, shift in zip(images, shifts, strict=True)])
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (images.shape[0], 2), generator=self.generator)
+        return roll_each(images, shifts.to(images.device))
+
+
+def roll_each(images: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """``torch.roll`` of image ``i`` by ``shifts[i] = (rows, columns)``, for the whole batch at once.
+
+    Two gathers instead of one ``torch.roll`` per image, because an EOT attack calls the
+    defence samples x steps times (the EOT property test on 200 digits: 26.9 s with the
+    per-image loop, 24.9 s with this, on 2 cores; the network's passes are the rest). A gather
+    copies values, and its backward adds each gradient to exactly one pixel, so the images and
+    their gradients equal the per-image rolls bit for bit (tested).
+    """
+    n, channels, height, width = images.shape
+    rows = (torch.arange(height, device=images.device) - shifts[:, :1]) % height  # (N, H)
+    columns = (torch.arange(width, device=images.device) - shifts[:, 1:]) % width  # (N, W)
+    rolled = images.gather(2, rows[:, None, :, None].expand(n, channels, height, width))
+    return rolled.gather(3, columns[:, None, None, :].expand(n, channels, height, width))
