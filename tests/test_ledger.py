@@ -297,7 +297,7 @@ def test_record_and_glue_are_embedded_in_the_notebook_as_myst_nb_reads_them(tmp_
         "import time\nfrom advlib.repro import finish_chapter\n"
         "from advlib.intervals import Interval\n"
         f"record = finish_chapter('01', {_parameters(tmp_path, 'smoke')!r}, {{'clean_accuracy': 0.975}}, "
-        "started=time.perf_counter(), texts={'label': 'tabby'}, "
+        "started=time.perf_counter(), texts={'label': 'tabby'}, settings={'budget': 0.1}, "
         "intervals={'clean_accuracy': Interval(0.975, 0.95, 0.99, 0.95, 200)})"
     )]
     NotebookClient(notebook, timeout=120, kernel_name="python3",
@@ -306,11 +306,25 @@ def test_record_and_glue_are_embedded_in_the_notebook_as_myst_nb_reads_them(tmp_
     assert record["results"] == {"clean_accuracy": 0.975} and record["texts"] == {"label": "tabby"}
     values = glued_values(notebook)
     assert values["clean_accuracy"] == 0.975 and values["label"] == "tabby"
+    assert record["settings"] == {"budget": 0.1} and values["budget"] == 0.1
     assert (values["clean_accuracy_low"], values["clean_accuracy_high"]) == (0.95, 0.99)
     assert values["run_summary"].startswith("smoke scale, seed 0, a CPU with")
     assert all(mime.startswith(GLUE_PREFIX) for output in notebook.cells[0].outputs for mime in output.get("data", {}))
     glued = extract_glue_data(notebook, [0], type("Logger", (), {"warning": lambda *a, **k: None})())
     assert {"clean_accuracy", "label", "run_summary", RECORD_KEY} <= set(glued)
+
+
+def test_settings_are_numbers_named_once(tmp_path):
+    parameters = _parameters(tmp_path, "smoke")
+    plain = finish_chapter("01", parameters, {"x": 1.0}, started=0.0)
+    assert "settings" not in plain, "older records and chapters without settings read the same"
+    for bad in ({"budget": "0.1"}, {"budget": float("nan")}, {"budget": True}):
+        with pytest.raises(ValueError, match="must be a finite number"):
+            finish_chapter("01", parameters, {"x": 1.0}, started=0.0, settings=bad)
+    with pytest.raises(ValueError, match="both as results and as settings"):
+        finish_chapter("01", parameters, {"x": 1.0}, started=0.0, settings={"x": 1.0})
+    with pytest.raises(ValueError, match="both as texts and as settings"):
+        finish_chapter("01", parameters, {"x": 1.0}, started=0.0, texts={"y": "one"}, settings={"y": 1})
 
 
 def test_embedded_record_needs_exactly_one_record():

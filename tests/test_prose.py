@@ -55,6 +55,35 @@ def test_glued_sourced_and_setting_numbers_pass(markdown):
     assert problems(markdown) == []
 
 
+SETTINGS = {"budget": 0.1, "check_images": 100, "train_steps": 5}
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("We attack at $\\epsilon = 0.1$ here.", "typed setting '0.1' (= budget; glue it) in math"),
+        ("A callback checks 100 held-out images.", "typed setting '100' (= check_images; glue it)"),
+        ("Train at a budget of 0.10 instead.", "typed setting '0.10' (= budget; glue it)"),
+        ("As in the talk, we train at $\\epsilon = 0.1$.", "typed setting '0.1' (= budget; glue it) in math"),
+    ],
+)
+def test_a_typed_setting_fires(markdown, expected):
+    found = check_markdown([markdown], RESULTS, GLUE | set(SETTINGS), CLAIMS, SETTINGS)
+    assert any(problem.startswith(expected) for problem in found), found
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "We attack at $\\epsilon =$ {glue:text}`budget:.1f` on {glue:text}`check_images:.0f` images.",
+        "PGD-5 takes 5 steps on 10 of the images.",
+        "Madry et al. {cite}`m` train at one tenth of the range on a hundred images.",
+    ],
+)
+def test_glued_single_digit_or_worded_settings_pass(markdown):
+    assert check_markdown([markdown], RESULTS, GLUE | set(SETTINGS), CLAIMS, SETTINGS) == []
+
+
 def test_exercises_may_ask_with_verdicts_and_solutions_are_found_with_their_code():
     markdown = """Intro.
 

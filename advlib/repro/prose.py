@@ -19,6 +19,13 @@ The rules, precisely:
   common a setting to be evidence); in math, where settings live (a chance level of 0.25, a
   threshold of 0.85), the rule starts at three significant digits, since two-digit settings
   coincide with two-digit results of a 100-image evaluation too often to mean anything.
+* **Scale-dependent settings typed anyway.** A chapter names the settings that change with
+  the scale (its budget at this scale, a number of steps or images) in ``finish_chapter``'s
+  ``settings``; a number in prose or math that equals one of them is an error, since the text
+  would be wrong at another scale: it must be glued. Single-digit integers are exempt (too
+  common to mean the setting). A sourced sentence is not: "the talk's ... at 0.3" next to our
+  budget of 0.3 reads as ours; a paper's own setting that equals one of ours is written so that
+  it cannot be taken for it (in words, or as the paper writes it).
 * **Verdicts.** A sentence with a judging word (:data:`VERDICT_WORDS`) outside exercises and
   solutions must carry a ``{claim}`` role or name a source.
 * **References.** Every ``{claim}`` names a target of the chapter at class scale; every glued
@@ -27,6 +34,7 @@ The rules, precisely:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -218,11 +226,18 @@ def _matches(literal: Literal, measured: float) -> bool:
 
 
 def check_markdown(
-    cells: Iterable[str], results: Mapping[str, float], glue_keys: Iterable[str] = (), claim_keys: Iterable[str] = ()
+    cells: Iterable[str], results: Mapping[str, float], glue_keys: Iterable[str] = (), claim_keys: Iterable[str] = (),
+    settings: Mapping[str, float] | None = None,
 ) -> list[str]:
     """Every violation of the rules above in a chapter's markdown cells, as readable lines."""
-    glue_keys, claim_keys = set(glue_keys), set(claim_keys)
+    glue_keys, claim_keys, settings = set(glue_keys), set(claim_keys), dict(settings or {})
     problems: list[str] = []
+
+    def setting_match(literal: Literal) -> str | None:
+        if literal.text[-1:] in "%x×t" or ("." not in literal.text and literal.value < 10):
+            return None  # a share, a ratio or a single digit
+        return next((key for key, value in settings.items() if math.isclose(literal.value, value, rel_tol=1e-9)),
+                    None)
 
     def measured_match(literal: Literal) -> str | None:
         if literal.significant_digits < 2:
@@ -240,6 +255,10 @@ def check_markdown(
                 shown = sentence.text if len(sentence.text) < 160 else sentence.text[:157] + "..."
                 sourced = bool(_SOURCE.search(sentence.text))
                 for literal in literals(sentence.text):
+                    setting = setting_match(literal)
+                    if setting is not None:
+                        problems.append(f"typed setting {literal.text!r} (= {setting}; glue it) in: {shown}")
+                        continue
                     key = measured_match(literal) if literal.measurement_like else None
                     if key is not None:
                         problems.append(f"typed measured value {literal.text!r} (= {key}) in: {shown}")
@@ -247,6 +266,10 @@ def check_markdown(
                         problems.append(f"typed number {literal.text!r} without glue or source in: {shown}")
                 for formula in sentence.math:
                     for literal in literals(re.sub(r"\\[a-zA-Z]+", " ", formula)):
+                        setting = setting_match(literal)
+                        if setting is not None:
+                            problems.append(f"typed setting {literal.text!r} (= {setting}; glue it) in math: {formula}")
+                            continue
                         key = measured_match(literal) if literal.significant_digits >= 3 else None
                         if key is not None and "." in literal.text:
                             problems.append(f"typed measured value {literal.text!r} (= {key}) in math: {formula}")
@@ -261,11 +284,12 @@ def check_markdown(
 
 def check_notebook(notebook: nbformat.NotebookNode, record: Mapping, claim_keys: Iterable[str]) -> list[str]:
     """:func:`check_markdown` on an executed chapter notebook: the keys it may paste are the
-    ones actually glued in it, the values it must not type are its record's results."""
+    ones actually glued in it, the values it must not type are its record's results and
+    settings."""
     from advlib.repro.record import glued_values
 
     cells = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
-    return check_markdown(cells, record["results"], glued_values(notebook), claim_keys)
+    return check_markdown(cells, record["results"], glued_values(notebook), claim_keys, record.get("settings"))
 
 
 def solutions(notebook: nbformat.NotebookNode) -> dict[str, str]:

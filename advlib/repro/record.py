@@ -114,6 +114,7 @@ def finish_chapter(
     started: float,
     texts: Mapping[str, str] | None = None,
     intervals: Mapping[str, Interval] | None = None,
+    settings: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """End a chapter's run: judge its targets, record everything, make its numbers available
     to the prose, and fail if the run contradicts the text.
@@ -125,7 +126,10 @@ def finish_chapter(
        ``<results_dir>/<scale>/<slug>.json`` and embedded in the notebook.
     3. Every result and text is glued under its key, together with ``run_summary``, and each
        interval's limits as ``<key>_low`` and ``<key>_high``; the markdown cites them as
-       ``{glue:text}`key:.3f```, so no measured number is typed.
+       ``{glue:text}`key:.3f```, so no measured number is typed. ``settings`` are the
+       scale-dependent settings the prose names (a budget, a number of steps or images): they
+       are recorded and glued too, and the prose check refuses them typed
+       (:func:`advlib.repro.prose.check_markdown`), so the text follows the scale it ran at.
     4. At class scale (the scale of the committed book) a target whose outcome disagrees with
        what the text says about it raises ``AssertionError``: a rerun that makes a sentence
        false fails loudly. Other scales report disagreements in the ledger only.
@@ -134,9 +138,17 @@ def finish_chapter(
     scale = parameters["scale"]
     measured, undefined = _split_results(results)
     words = {key: str(value) for key, value in (texts or {}).items()}
-    overlap = sorted(set(results) & set(words))
+    settings = dict(settings or {})
+    for name, other in (("texts", words), ("settings", settings)):
+        overlap = sorted(set(results) & set(other))
+        if overlap:
+            raise ValueError(f"{overlap} are given both as results and as {name}")
+    overlap = sorted(set(words) & set(settings))
     if overlap:
-        raise ValueError(f"{overlap} are given both as results and as texts")
+        raise ValueError(f"{overlap} are given both as texts and as settings")
+    for key, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"setting {key!r} must be a finite number, got {value!r}")
     intervals = dict(intervals or {})
     _check_intervals(intervals, measured)
     rows = judge(chapter, measured, scale, {key: (found.low, found.high) for key, found in intervals.items()})
@@ -150,6 +162,7 @@ def finish_chapter(
         "results": measured,
         "undefined": undefined,
         "texts": words,
+        **({"settings": settings} if settings else {}),  # absent where none: older records read the same
         "ledger": rows,
         "environment": environment(parameters.get("device", "cpu")),
         "seconds": round(time.perf_counter() - started, 1),
@@ -163,7 +176,7 @@ def finish_chapter(
     for row in rows:
         said = "" if row["category"] == "missing" or agrees_with_text(row) else "  <-- contradicts the text"
         print(f"{row['key']:>40} {row['expected']:>12}: {outcome(row)} ({row['category']}){said}")
-    for key, value in measured.items():
+    for key, value in {**measured, **settings}.items():
         _glue(key, "text/plain", repr(value))
     for key, found in intervals.items():
         _glue(f"{key}_low", "text/plain", repr(found.low))
