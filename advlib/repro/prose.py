@@ -202,6 +202,7 @@ class Literal:
     value: float
     decimals: int
     measurement_like: bool
+    suffix: str = ""  # "%", "per cent", "x" or "×": a share or a ratio
 
     @property
     def significant_digits(self) -> int:
@@ -215,7 +216,8 @@ def literals(text: str) -> list[Literal]:
     for match in _NUMBER.finditer(text):
         whole, fraction, suffix = match.group(1), match.group(2) or "", match.group(3) or ""
         value = float(whole.replace(",", "") + fraction)
-        found.append(Literal(match.group(0).strip(), value, max(len(fraction) - 1, 0), bool(fraction or suffix)))
+        found.append(Literal(match.group(0).strip(), value, max(len(fraction) - 1, 0), bool(fraction or suffix),
+                             suffix.strip()))
     return found
 
 
@@ -234,7 +236,7 @@ def check_markdown(
     problems: list[str] = []
 
     def setting_match(literal: Literal) -> str | None:
-        if literal.text[-1:] in "%x×t" or ("." not in literal.text and literal.value < 10):
+        if literal.suffix or ("." not in literal.text and literal.value < 10):
             return None  # a share, a ratio or a single digit
         return next((key for key, value in settings.items() if math.isclose(literal.value, value, rel_tol=1e-9)),
                     None)

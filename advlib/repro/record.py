@@ -7,6 +7,7 @@ the chapter page and the report cannot come from different executions.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import platform
@@ -139,13 +140,11 @@ def finish_chapter(
     measured, undefined = _split_results(results)
     words = {key: str(value) for key, value in (texts or {}).items()}
     settings = dict(settings or {})
-    for name, other in (("texts", words), ("settings", settings)):
-        overlap = sorted(set(results) & set(other))
+    for (first, keys), (second, others) in itertools.combinations(
+            (("results", results), ("texts", words), ("settings", settings)), 2):
+        overlap = sorted(set(keys) & set(others))
         if overlap:
-            raise ValueError(f"{overlap} are given both as results and as {name}")
-    overlap = sorted(set(words) & set(settings))
-    if overlap:
-        raise ValueError(f"{overlap} are given both as texts and as settings")
+            raise ValueError(f"{overlap} are given both as {first} and as {second}")
     for key, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"setting {key!r} must be a finite number, got {value!r}")
