@@ -35,13 +35,34 @@ def _with_generator(craft: Craft, generator: torch.Generator, model: nn.Module, 
 
 @dataclass(frozen=True)
 class TransferTable:
-    """Success rates, shape (seeds, sources, targets): the share of images each target
-    misclassifies after crafting on each source with each seed."""
+    """Per-image outcomes, shape (seeds, sources, targets, images): True where the target
+    misreads the image crafted on the source with the seed. The success rates are their means
+    over the images; the outcomes themselves are kept because a comparison of two attacks is
+    judged on a paired interval over the same images (and seeds), :mod:`advlib.intervals`."""
 
-    success: torch.Tensor
+    fooled: torch.Tensor
     sources: tuple[str, ...]
     targets: tuple[str, ...]
     seeds: tuple[int, ...]
+
+    @property
+    def success(self) -> torch.Tensor:
+        """Success rates, shape (seeds, sources, targets): the share of images each target
+        misreads after crafting on each source with each seed."""
+        return self.fooled.float().mean(-1)
+
+    def outcomes(self, source: str, targets: Sequence[str] | None = None) -> torch.Tensor:
+        """Per seed and image, the share of ``targets`` (default: every target but the source
+        itself) that misread the image crafted on ``source``: shape (seeds, images), the grid
+        a paired interval over seeds and images resamples."""
+        if source not in self.sources:
+            raise KeyError(f"no source {source!r}; the table has {self.sources}")
+        chosen = [name for name in self.targets if name != source] if targets is None else list(targets)
+        unknown = [name for name in chosen if name not in self.targets]
+        if not chosen or unknown:
+            raise ValueError(f"targets must be a non-empty selection of {self.targets}, got {chosen}")
+        columns = [self.targets.index(name) for name in chosen]
+        return self.fooled[:, self.sources.index(source), columns].float().mean(1)
 
     def mean(self) -> pd.DataFrame:
         """Mean over seeds, sources as rows and targets as columns."""
@@ -84,13 +105,13 @@ def transfer_table(
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
         raise ValueError(f"seeds must be distinct ints, at least one, got {seeds!r}")
-    success = torch.zeros(len(seeds), len(sources), len(targets))
+    fooled = torch.zeros(len(seeds), len(sources), len(targets), len(labels), dtype=torch.bool)
     for seed_index, seed in enumerate(seeds):
         for source_index, source in enumerate(sources.values()):
             generator = torch.Generator().manual_seed(seed)
             adversarial = attack_in_batches(source, images, labels, partial(_with_generator, craft, generator),
                                             batch_size)
             for target_index, target in enumerate(targets.values()):
-                wrong = predict(target, adversarial, batch_size=batch_size) != labels
-                success[seed_index, source_index, target_index] = wrong.float().mean()
-    return TransferTable(success, tuple(sources), tuple(targets), seeds)
+                fooled[seed_index, source_index, target_index] = (
+                    predict(target, adversarial, batch_size=batch_size) != labels).cpu()
+    return TransferTable(fooled, tuple(sources), tuple(targets), seeds)

@@ -61,6 +61,25 @@ def test_seeds_restart_the_generator_so_tables_reproduce(cnn, test_batch):
     assert " ± " in first.formatted().loc["noise", "cnn"]
 
 
+def test_per_image_outcomes_are_kept_for_paired_intervals(cnn, test_batch):
+    """The rates are the means of the kept outcomes, and ``outcomes`` averages a source's row
+    over the chosen targets (default: all but the source) per seed and image."""
+    images, labels = test_batch
+    table = transfer_table(_noise, {"noise": cnn}, {"cnn": cnn, "sevens": Constant(7)}, images, labels,
+                           seeds=(0, 1))
+    assert table.fooled.shape == (2, 1, 2, len(labels)) and table.fooled.dtype == torch.bool
+    assert torch.equal(table.success, table.fooled.float().mean(-1))
+    sevens_wrong = (labels != 7).float()
+    assert torch.equal(table.outcomes("noise", ["sevens"]), sevens_wrong.expand(2, -1))
+    both = table.outcomes("noise")
+    assert both.shape == (2, len(labels))
+    assert torch.equal(both, (table.fooled[:, 0, 0].float() + sevens_wrong) / 2)
+    with pytest.raises(KeyError, match="no source"):
+        table.outcomes("cnn")
+    with pytest.raises(ValueError, match="targets"):
+        table.outcomes("noise", ["resnet"])
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
