@@ -709,21 +709,28 @@ PATCHES = register(
 )
 
 _S4 = "S4 (Luo et al. 2023, abstract)"
+# Chapter 9 judges every comparison on a paired 95 % interval over the photos or digits (and the
+# seeds of the attacks with random steps), and its text glues the reading of each interval
+# (READ_FROM_RUN): with 32 photos and two seeds at class scale, an interval near zero may fall on
+# either side on another processor, and the text then says so instead of a fixed verdict.
 _TRANSFER = (
     Target("mi_minus_ifgsm_transfer", ">", 0.0,
            abstract("Dong et al. 2018", "momentum makes adversarial examples more transferable (ImageNet models); "
-                    "here: MI-FGSM's transfer success minus I-FGSM's, over the two target models")),
-    Target("di_minus_ifgsm_transfer_margin", ">", 0.0,
+                    "here: MI-FGSM's transfer success minus I-FGSM's, over the two target models"),
+           expect=READ_FROM_RUN),
+    Target("di_minus_ifgsm_transfer", ">", 0.0,
            readme("Xie et al. 2019, cihangxie/DI-2-FGSM",
-                  f"input diversity makes adversarial examples much more transferable than I-FGSM; {_CLEARLY}")),
-    Target("mdi_minus_ifgsm_transfer_margin", ">", 0.0,
+                  "input diversity makes adversarial examples much more transferable than I-FGSM (here: more, "
+                  "judged on the interval; 'much' is not tested)"), expect=READ_FROM_RUN),
+    Target("mdi_minus_difgsm_transfer", ">", 0.0,
            readme("Xie et al. 2019, cihangxie/DI-2-FGSM",
-                  f"momentum added to input diversity improves transferability further; {_CLEARLY}")),
-    Target("ensemble_minus_single_transfer_margin", ">", 0.0,
+                  "momentum added to input diversity improves transferability further (here: M-DI2-FGSM's transfer "
+                  "success minus DI2-FGSM's)"), expect=READ_FROM_RUN),
+    Target("ensemble_minus_single_transfer", ">", 0.0,
            readme("Xie et al. 2019, cihangxie/DI-2-FGSM",
                   "attacking several networks at once improves transferability further (here: M-DI2-FGSM from "
                   "Lite0+Lite1 against M-DI2-FGSM from Lite0 alone, on Lite2, at eps 4/255 where one source "
-                  f"does not already fool nearly every photo); {_CLEARLY}")),
+                  "does not already fool nearly every photo)"), expect=READ_FROM_RUN),
 )
 
 TRANSFER_AND_SEMANTIC = register(
@@ -747,22 +754,24 @@ TRANSFER_AND_SEMANTIC = register(
                 *_TRANSFER,
                 Target("sia_minus_pgd_mnist", ">", 0.0,
                        abstract(_S4, "the semantic attack succeeds more often than baselines (here: than PGD with "
-                                "the same pixel budget, on MNIST)")),
+                                "the same pixel budget, on MNIST)"), expect=READ_FROM_RUN),
                 Target("sia_minus_pgd_imagenet", ">", 0.0,
                        abstract(_S4, "the semantic attack succeeds more often than baselines (here: than PGD with "
-                                "the same pixel budget, on the ImageNet photos)"), expect=False),
+                                "the same pixel budget, on the ImageNet photos)"), expect=READ_FROM_RUN),
                 Target("sia_colour_minus_pgd_imagenet", ">", 0.0,
                        design("on the photos, the semantic attack restricted to the colour attributes succeeds "
-                              "more often than PGD with the same pixel budget")),
+                              "more often than PGD with the same pixel budget"), expect=READ_FROM_RUN),
                 Target("sia_at_minus_natural_pgd", ">", 0.0,
                        abstract(_S4, "adversarial training on semantic examples improves robustness to gradient "
-                                "attacks (here: accuracy under PGD-20 at eps 0.1, against natural training)")),
+                                "attacks (here: accuracy under PGD-20 at eps 0.1, against natural training)"),
+                       expect=READ_FROM_RUN),
                 Target("sia_aug_minus_reweight_recall", ">", 0.0,
                        abstract(_S4, "augmenting an under-represented class with semantic examples beats "
                                 "re-balancing baselines (here: the rare class's recall against re-weighting)"),
-                       expect=False),
+                       expect=READ_FROM_RUN),
                 Target("sia_aug_minus_plain_recall", ">", 0.0,
-                       design("semantic augmentation raises the rare class's recall over no augmentation")),
+                       design("semantic augmentation raises the rare class's recall over no augmentation"),
+                       expect=READ_FROM_RUN),
             ),
             "full": _TRANSFER,
         },
