@@ -710,9 +710,11 @@ PATCHES = register(
 
 _S4 = "S4 (Luo et al. 2023, abstract)"
 # Chapter 9 judges every comparison on a paired 95 % interval over the photos or digits (and the
-# seeds of the attacks with random steps), and its text glues the reading of each interval
-# (READ_FROM_RUN): with 32 photos and two seeds at class scale, an interval near zero may fall on
-# either side on another processor, and the text then says so instead of a fixed verdict.
+# seeds of the attacks with random steps), and its text glues the reading of each interval. Where
+# an interval lies near zero (32 photos and two seeds at class scale) it may fall on either side
+# on another processor, so the target pins no side (READ_FROM_RUN); where it lies far from zero
+# the target pins the side the text reads (the semantic attack on MNIST and SIA-AT: above; the
+# semantic attack on the photos and semantic augmentation against re-weighting: not shown).
 _TRANSFER = (
     Target("mi_minus_ifgsm_transfer", ">", 0.0,
            abstract("Dong et al. 2018", "momentum makes adversarial examples more transferable (ImageNet models); "
@@ -754,21 +756,20 @@ TRANSFER_AND_SEMANTIC = register(
                 *_TRANSFER,
                 Target("sia_minus_pgd_mnist", ">", 0.0,
                        abstract(_S4, "the semantic attack succeeds more often than baselines (here: than PGD with "
-                                "the same pixel budget, on MNIST)"), expect=READ_FROM_RUN),
+                                "the same pixel budget, on MNIST)")),
                 Target("sia_minus_pgd_imagenet", ">", 0.0,
                        abstract(_S4, "the semantic attack succeeds more often than baselines (here: than PGD with "
-                                "the same pixel budget, on the ImageNet photos)"), expect=READ_FROM_RUN),
+                                "the same pixel budget, on the ImageNet photos)"), expect=NOT_SHOWN),
                 Target("sia_colour_minus_pgd_imagenet", ">", 0.0,
                        design("on the photos, the semantic attack restricted to the colour attributes succeeds "
                               "more often than PGD with the same pixel budget"), expect=READ_FROM_RUN),
                 Target("sia_at_minus_natural_pgd", ">", 0.0,
                        abstract(_S4, "adversarial training on semantic examples improves robustness to gradient "
-                                "attacks (here: accuracy under PGD-20 at eps 0.1, against natural training)"),
-                       expect=READ_FROM_RUN),
+                                "attacks (here: accuracy under PGD-20 at eps 0.1, against natural training)")),
                 Target("sia_aug_minus_reweight_recall", ">", 0.0,
                        abstract(_S4, "augmenting an under-represented class with semantic examples beats "
                                 "re-balancing baselines (here: the rare class's recall against re-weighting)"),
-                       expect=READ_FROM_RUN),
+                       expect=NOT_SHOWN),
                 Target("sia_aug_minus_plain_recall", ">", 0.0,
                        design("semantic augmentation raises the rare class's recall over no augmentation"),
                        expect=READ_FROM_RUN),
