@@ -91,7 +91,9 @@ def test_attack_keeps_its_guarantees(cnn, test_batch):
     assert result.images.min() >= 0 and result.images.max() <= 1
     assert (result.images - result.transformed).abs().max() <= 0.05 + 1e-6
     assert result.normalised.abs().max() <= 1 and result.names == default_attributes(1)
-    assert result.values.shape == (32, len(result.names)) and result.dominant().shape == (32,)
+    assert result.values.shape == (32, len(result.names))
+    furthest = result.furthest()
+    assert furthest.shape == (32, len(result.names)) and furthest.any(dim=1).all()
     with torch.no_grad():
         assert torch.equal(result.success, cnn.eval()(result.images).argmax(1) != labels)
     purely_semantic = semantic_attack(cnn, images, labels, eps=0.0, steps=3, attributes=["rotation", "scale"])
@@ -180,3 +182,17 @@ def test_batches_give_the_same_outcome_as_one_pass(cnn, test_batch):
         semantic_attack(cnn, images, labels, batch_size=0)
     with pytest.raises(ValueError, match="nothing"):
         SemanticAttack.concatenate([])
+
+
+def test_furthest_marks_every_attribute_tied_at_the_largest_move():
+    """Ties at the edge of the range are common (fixed steps, clipped to 1): each tied
+    attribute is marked, so a histogram does not hand them all to the first in the list."""
+    normalised = torch.tensor([[1.0, -1.0, 0.4], [0.2, -0.6, 0.6], [0.0, 0.0, 0.0], [0.3, 0.9, -0.1]])
+    outcome = SemanticAttack(torch.zeros(4, 1, 2, 2), torch.zeros(4, 1, 2, 2), normalised, ("a", "b", "c"),
+                             torch.ones(4, dtype=torch.bool))
+    expected = torch.tensor([[True, True, False], [False, True, True], [True, True, True], [False, True, False]])
+    assert torch.equal(outcome.furthest(), expected)
+    assert torch.equal(outcome.furthest(tolerance=0.5)[3], torch.tensor([False, True, False]))
+    assert torch.equal(outcome.furthest(tolerance=0.7)[3], torch.tensor([True, True, False]))
+    with pytest.raises(ValueError, match="tolerance"):
+        outcome.furthest(tolerance=-1.0)

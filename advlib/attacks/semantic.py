@@ -187,10 +187,19 @@ class SemanticAttack:
         """The attributes in their own units, shape (N, K)."""
         return attribute_values(self.normalised, self.names)
 
-    def dominant(self) -> torch.Tensor:
-        """Per image, the index of the attribute moved furthest relative to its radius: the
-        one to read first when diagnosing why the model failed."""
-        return self.normalised.abs().argmax(dim=1)
+    def furthest(self, tolerance: float = 1e-6) -> torch.Tensor:
+        """Per image, which attributes moved furthest relative to their radius, shape (N, K),
+        boolean: the ones to read first when diagnosing why the model failed.
+
+        Every attribute at the largest normalised distance is marked, not only the first:
+        the attack takes fixed signed steps and stops each coordinate at the edge of its range,
+        so several attributes often end tied at 1, and an argmax would hand every tie to
+        whichever attribute comes first in the list.
+        """
+        if tolerance < 0:
+            raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+        moved = self.normalised.abs()
+        return moved >= moved.max(dim=1, keepdim=True).values - tolerance
 
     @staticmethod
     def concatenate(parts: list[SemanticAttack]) -> SemanticAttack:
