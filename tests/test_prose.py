@@ -9,7 +9,16 @@ import nbformat
 import pytest
 
 from advlib.repro import chapters, embedded_record
-from advlib.repro.prose import blocks, check_markdown, check_notebook, exercises, literals, sentences, solutions
+from advlib.repro.prose import (
+    blocks,
+    check_markdown,
+    check_notebook,
+    exercises,
+    literals,
+    sentences,
+    solutions,
+    worded_literals,
+)
 
 CLAIMS = {"pgd_drop"}
 GLUE = {"accuracy", "pgd_drop"}
@@ -65,6 +74,8 @@ SETTINGS = {"budget": 0.1, "check_images": 100, "train_steps": 5}
         ("A callback checks 100 held-out images.", "typed setting '100' (= check_images; glue it)"),
         ("Train at a budget of 0.10 instead.", "typed setting '0.10' (= budget; glue it)"),
         ("As in the talk, we train at $\\epsilon = 0.1$.", "typed setting '0.1' (= budget; glue it) in math"),
+        ("A callback checks a hundred held-out images.", "typed setting 'a hundred' in words (= check_images"),
+        ("One Hundred images are checked.", "typed setting 'One Hundred' in words (= check_images"),
     ],
 )
 def test_a_typed_setting_fires(markdown, expected):
@@ -78,10 +89,26 @@ def test_a_typed_setting_fires(markdown, expected):
         "We attack at $\\epsilon =$ {glue:text}`budget:.1f` on {glue:text}`check_images:.0f` images.",
         "PGD-5 takes 5 steps on 10 of the images.",
         "Madry et al. {cite}`m` train at one tenth of the range on a hundred images.",
+        "Hundreds of images, ten per cent of them, in a one-pixel attack with five steps.",
     ],
 )
 def test_glued_single_digit_or_worded_settings_pass(markdown):
     assert check_markdown([markdown], RESULTS, GLUE | set(SETTINGS), CLAIMS, SETTINGS) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("ten steps on two thousand digits", [10, 2000]),
+        ("three hundred and twenty-five images, a thousand queries", [325, 1000]),
+        ("Sixty thousand digits in a ten-step attack", [60000, 10]),
+        ("hundreds of images, one tenth, anyone, none, often, tens of steps", [1]),
+    ],
+)
+def test_numbers_written_in_words_are_read(text, values):
+    """The prose check reads cardinals in words so that 'ten steps' cannot dodge a setting of 10;
+    plurals ('hundreds of') and fractions ('one tenth' counts only its 'one') are not counts."""
+    assert [literal.value for literal in worded_literals(text)] == values
 
 
 def test_exercises_may_ask_with_verdicts_and_solutions_are_found_with_their_code():

@@ -25,7 +25,9 @@ The rules, precisely:
   would be wrong at another scale: it must be glued. Single-digit integers are exempt (too
   common to mean the setting). A sourced sentence is not: "the talk's ... at 0.3" next to our
   budget of 0.3 reads as ours; a paper's own setting that equals one of ours is written so that
-  it cannot be taken for it (in words, or as the paper writes it).
+  it cannot be taken for it (in words, or as the paper writes it). A number written in words
+  ("ten steps", "two thousand digits") counts too where the sentence names no source: words
+  are how a sourced sentence keeps a paper's setting apart from ours, not a way round the rule.
 * **Verdicts.** A sentence with a judging word (:data:`VERDICT_WORDS`) outside exercises and
   solutions must carry a ``{claim}`` role or name a source.
 * **References.** Every ``{claim}`` names a target of the chapter at class scale; every glued
@@ -221,6 +223,45 @@ def literals(text: str) -> list[Literal]:
     return found
 
 
+_UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_WORD_VALUES = {word: value for value, word in enumerate(_UNITS)} | {
+    word: 10 * (index + 2) for index, word in enumerate(_TENS)}
+_NUMBER_WORD = rf"(?:{'|'.join(_WORD_VALUES)}|hundred|thousand)"
+_WORDED = re.compile(
+    rf"(?<![\w-])(?:an?[ ](?=(?:hundred|thousand)\b))?{_NUMBER_WORD}(?:[ -](?:and[ ])?{_NUMBER_WORD})*\b"
+    r"(\s(?:per cent|percent))?(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def _worded_value(words: str) -> int:
+    """The value of an English cardinal ("three hundred and twenty-five", "a thousand")."""
+    total = current = 0
+    for word in re.split(r"[ -]+", words.lower()):
+        if word in ("a", "an", "and"):
+            continue
+        if word == "hundred":
+            current = max(current, 1) * 100
+        elif word == "thousand":
+            total, current = total + max(current, 1) * 1000, 0
+        else:
+            current += _WORD_VALUES[word]
+    return total + current
+
+
+def worded_literals(text: str) -> list[Literal]:
+    """The numbers written in words in ``text``, as literals without decimals ("per cent" kept
+    as the suffix, so a share stays exempt like its digits)."""
+    found = []
+    for match in _WORDED.finditer(text):
+        suffix = (match.group(1) or "").strip()
+        words = match.group(0)[: len(match.group(0)) - len(match.group(1) or "")]
+        found.append(Literal(match.group(0), float(_worded_value(words)), 0, False, suffix))
+    return found
+
+
 def _matches(literal: Literal, measured: float) -> bool:
     scale = 10 ** literal.decimals
     return any(abs(round(candidate * scale) - literal.value * scale) < 1e-6
@@ -236,7 +277,7 @@ def check_markdown(
     problems: list[str] = []
 
     def setting_match(literal: Literal) -> str | None:
-        if literal.suffix or ("." not in literal.text and literal.value < 10):
+        if literal.suffix or (not literal.decimals and "." not in literal.text and literal.value < 10):
             return None  # a share, a ratio or a single digit
         return next((key for key, value in settings.items() if math.isclose(literal.value, value, rel_tol=1e-9)),
                     None)
@@ -266,6 +307,10 @@ def check_markdown(
                         problems.append(f"typed measured value {literal.text!r} (= {key}) in: {shown}")
                     elif literal.measurement_like and not sourced:
                         problems.append(f"typed number {literal.text!r} without glue or source in: {shown}")
+                for literal in [] if sourced else worded_literals(sentence.text):
+                    setting = setting_match(literal)
+                    if setting is not None:
+                        problems.append(f"typed setting {literal.text!r} in words (= {setting}; glue it) in: {shown}")
                 for formula in sentence.math:
                     for literal in literals(re.sub(r"\\[a-zA-Z]+", " ", formula)):
                         setting = setting_match(literal)
