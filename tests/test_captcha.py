@@ -333,7 +333,7 @@ def test_quiz_widget_checks_typed_answers():
     for box, item in zip(quiz.boxes, items, strict=True):
         box.value = f" {item.text} "
     assert quiz.check() == {"adversarial": 1.0, "raw": 1.0}
-    assert "paper's humans 99%" in quiz.result.value
+    assert "the talk's humans, S0: 99%" in quiz.result.value
 
 
 def test_input_saliency_is_normalised_and_follows_the_gradient(tiny_solver):

@@ -89,7 +89,7 @@ def quiz_widget(items: list[QuizItem], reference: dict[str, float] | None = None
         for kind, value in scores.items():
             line = f"{kind}: you {value:.0%}"
             if reference and kind in reference:
-                line += f" (paper's humans {reference[kind]:.0%})"
+                line += f" (the talk's humans, S0: {reference[kind]:.0%})"
             parts.append(line)
         answers = ", ".join(item.text for item in items)
         result.value = "<b>" + "; ".join(parts) + f"</b><br>answers in order: {answers}"
