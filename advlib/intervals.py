@@ -216,18 +216,26 @@ def unpaired_difference(first: Sequence[float], second: Sequence[float], *, leve
     raise RuntimeError("the bootstrap gave no finite interval")  # pragma: no cover - percentile is always finite
 
 
-def reading_against_zero(found: Interval, *, above: str, below: str, neither: str, not_above: str | None = None) -> str:
-    """How an interval reads against zero, as a phrase a chapter glues after it: which side
-    it lies on, then the chapter's consequence for that side.
+def reading_against(found: Interval, bound: float, name: str, *, above: str, below: str, neither: str,
+                    not_above: str | None = None) -> str:
+    """How an interval reads against a bound, as a phrase a chapter glues after it: which side
+    of ``bound`` (written ``name`` in the phrase: "zero", "one half", "the bound of -0.05") it
+    lies on, then the chapter's consequence for that side. This is the ledger's reading of a
+    one-sided target on its interval (:meth:`advlib.repro.spec.Target.verdict`), in words.
 
-    ``not_above`` is for an interval that ends at exactly zero (a difference that no item
-    favours, e.g. [-0.04, 0]): it "does not lie above zero", which is truer than "contains
-    zero" for a claimed gain. Without it such an interval reads as containing zero.
+    ``not_above`` is for an interval that ends exactly at the bound (a difference that no item
+    favours, e.g. [-0.04, 0] against zero): it "does not lie above" the bound, which is truer
+    than "contains" it for a claimed gain. Without it such an interval reads as containing it.
     """
-    if found.low > 0:
-        return f"lies above zero: {above}"
-    if found.high < 0:
-        return f"lies below zero: {below}"
-    if found.high == 0 and not_above is not None:
-        return f"does not lie above zero: {not_above}"
-    return f"contains zero: {neither}"
+    if found.low > bound:
+        return f"lies above {name}: {above}"
+    if found.high < bound:
+        return f"lies below {name}: {below}"
+    if found.high == bound and not_above is not None:
+        return f"does not lie above {name}: {not_above}"
+    return f"contains {name}: {neither}"
+
+
+def reading_against_zero(found: Interval, *, above: str, below: str, neither: str, not_above: str | None = None) -> str:
+    """:func:`reading_against` with the bound zero, the usual one of a difference or a gain."""
+    return reading_against(found, 0.0, "zero", above=above, below=below, neither=neither, not_above=not_above)

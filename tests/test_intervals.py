@@ -13,6 +13,7 @@ from advlib.intervals import (
     mean_interval,
     paired_difference,
     paired_function_of_means,
+    reading_against,
     reading_against_zero,
     unpaired_difference,
 )
@@ -181,3 +182,16 @@ def test_an_interval_round_trips_through_json_and_refuses_an_estimate_outside_it
 def test_bad_input_is_a_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_reading_against_a_bound_names_the_side_and_the_bound():
+    def found(low, high):
+        return Interval((low + high) / 2, low, high, 0.95, 100)
+
+    words = dict(above="ok", below="no", neither="open", not_above="none")
+    assert reading_against(found(-0.04, -0.01), -0.05, "the bound", **words) == "lies above the bound: ok"
+    assert reading_against(found(-0.09, -0.06), -0.05, "the bound", **words) == "lies below the bound: no"
+    assert reading_against(found(-0.07, -0.03), -0.05, "the bound", **words) == "contains the bound: open"
+    assert reading_against(found(-0.07, -0.05), -0.05, "the bound", **words) == "does not lie above the bound: none"
+    # zero is the special case the chapters use most, with the same wording
+    assert reading_against(found(0.01, 0.02), 0.0, "zero", **words) == reading_against_zero(found(0.01, 0.02), **words)

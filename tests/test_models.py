@@ -139,6 +139,25 @@ def test_torchvision_classifier_missing_weights_is_a_clear_error(tmp_path):
     assert "resnet18" in message.lower() and str(tmp_path / "checkpoints") in message and "https://" in message
     with pytest.raises(ValueError, match="unknown torchvision"):
         torchvision_classifier("resnet_9000", root=tmp_path, download=False)
+    with pytest.raises(ValueError, match=r"no weights 'IMAGENET1K_V9'.*IMAGENET1K_V1"):
+        torchvision_classifier("resnet50", weights="IMAGENET1K_V9", root=tmp_path, download=False)
+
+
+def test_torchvision_classifier_loads_the_named_weights(tmp_path):
+    """Named weights load their own file: the original ResNet-50 weights, not the default's."""
+    import torchvision.models as tv_models
+
+    original, default = tv_models.ResNet50_Weights.IMAGENET1K_V1, tv_models.ResNet50_Weights.DEFAULT
+    assert original != default  # else this test could not tell them apart
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.manual_seed(0)
+    state = tv_models.resnet50(weights=None).state_dict()
+    torch.save(state, folder / original.url.rsplit("/", 1)[1])
+    model = torchvision_classifier("resnet50", weights="IMAGENET1K_V1", root=tmp_path, download=False)
+    torch.testing.assert_close(model.model.fc.weight, state["fc.weight"])
+    with pytest.raises(DataUnavailableError, match=default.url.rsplit("/", 1)[1]):
+        torchvision_classifier("resnet50", root=tmp_path, download=False)
 
 
 def test_torchvision_classifier_loads_weights_from_the_data_root(tmp_path):
@@ -205,3 +224,16 @@ def test_channels_last_keeps_the_outputs_and_takes_ordinary_inputs(lite0):
         torch.testing.assert_close(fast(images), lite0(images), rtol=1e-4, atol=1e-4)
     assert torch.equal(images, before) and images.is_contiguous()
     assert fast.model.conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_fast_at_mnist_net_has_wong_et_al_s_layer_sizes():
+    """Two strided 4x4 convolutions (16, 32 channels) and a 100-unit layer: 166,000-odd weights,
+    logits for a batch of digits, and a clear error for a side that the strides cannot halve twice."""
+    from advlib.models import FastATMnistNet
+
+    model = FastATMnistNet()
+    layers = (16 * 16 + 16) + (32 * 16 * 16 + 32) + (32 * 49 * 100 + 100) + (100 * 10 + 10)
+    assert sum(p.numel() for p in model.parameters()) == layers
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        FastATMnistNet(image_size=30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from advlib.attacks import pgd
 from advlib.data import load_dataset
 from advlib.evaluate import accuracy
 from advlib.models import SmallCNN
-from advlib.train import TrainConfig, adversarial_batch, load_checkpoint, train
+from advlib.train import TrainConfig, adversarial_batch, fgsm_random_start, load_checkpoint, train
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,39 @@ def test_adversarial_batches_stay_in_the_ball(smoke):
     for method in ("fgsm", "fgsm_rs", "pgd"):
         adv = adversarial_batch(model, x, y, TrainConfig(method=method, eps=0.1), torch.Generator().manual_seed(0))
         assert (adv - x).abs().max() <= 0.1 + 1e-6 and not torch.equal(adv, x)
+
+
+def test_fgsm_random_start_takes_its_gradient_at_an_unclipped_start():
+    """Wong et al.'s FGSM-RS differentiates at x + delta before any clipping to [0, 1] (a start
+    clipped first made their MNIST recipe fail at eps 0.3), and returns an image in the box and
+    the ball; the same generator gives the same batch, and the model's mode is left as it was."""
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(28 * 28, 10)
+
+        def forward(self, images):
+            seen.append(images.detach().min().item())
+            return self.linear(images.flatten(1))
+
+    probe = Probe().train()
+    black, labels = torch.zeros(4, 1, 28, 28), torch.arange(4)
+    first = fgsm_random_start(probe, black, labels, eps=0.3, alpha=0.375, generator=torch.Generator().manual_seed(0))
+    assert seen[0] < -0.1, "the gradient must be taken at the unclipped start"
+    assert first.min() >= 0 and first.max() <= 0.3 + 1e-6 and first.max() > 0
+    again = fgsm_random_start(probe, black, labels, eps=0.3, alpha=0.375, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(first, again) and probe.training and probe.linear.weight.grad is None
+    config = TrainConfig(method="fgsm_rs", eps=0.3)
+    assert torch.equal(adversarial_batch(probe, black, labels, config, torch.Generator().manual_seed(0)), first)
+    # the ablation: the start clipped to [0, 1] first, as PGD's is
+    seen.clear()
+    clipped = dataclasses.replace(config, clip_start=True)
+    adversarial_batch(probe, black, labels, clipped, torch.Generator().manual_seed(0))
+    assert seen[0] >= 0
+    with pytest.raises(ValueError, match="clip_start"):
+        TrainConfig(method="pgd", clip_start=True)
 
 
 def test_semantic_batches_keep_the_pixel_budget_around_the_transformed_digits(smoke):

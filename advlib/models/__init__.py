@@ -1,5 +1,6 @@
 """Models that take images in [0, 1]: small trainable networks and pretrained classifiers."""
 
+from advlib.models.fast_at_mnist import FastATMnistNet
 from advlib.models.normalized import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -26,6 +27,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MLP",
+    "FastATMnistNet",
     "Normalized",
     "ResNet18",
     "Resized",

@@ -93,9 +93,14 @@ def efficientnet_lite0() -> Normalized:
 
 
 def torchvision_classifier(
-    name: str, *, root: str | Path | None = None, download: bool | None = None
+    name: str, *, weights: str = "DEFAULT", root: str | Path | None = None, download: bool | None = None
 ) -> Normalized:
-    """A torchvision ImageNet model with its default pretrained weights, input in [0, 1].
+    """A torchvision ImageNet model with pretrained weights, input in [0, 1].
+
+    ``weights`` names one of torchvision's weight sets for the model ("IMAGENET1K_V1", ...), by
+    default its current default. Name them where a published number was measured on particular
+    weights: Geirhos et al.'s ResNet-50 shape bias, for instance, is for the original
+    IMAGENET1K_V1 weights, while torchvision's default ResNet-50 weights are now IMAGENET1K_V2.
 
     Weights are cached under ``<data root>/checkpoints`` in torchvision's file naming, so a
     reader without network access can place the file there. Raises
@@ -107,7 +112,10 @@ def torchvision_classifier(
 
     if name not in tv_models.list_models(module=tv_models):
         raise ValueError(f"unknown torchvision classification model {name!r}")
-    weights = tv_models.get_model_weights(name).DEFAULT
+    available = tv_models.get_model_weights(name)
+    if weights not in available.__members__:
+        raise ValueError(f"{name} has no weights {weights!r}; torchvision offers {sorted(available.__members__)}")
+    weights = available[weights]
     model_dir = data_root(root) / "checkpoints"
     path = model_dir / Path(weights.url).name
     how = f"Download {weights.url} and save it as {path}."
