@@ -111,6 +111,67 @@ _CHECKS_FIRE = design("the sanity checks (after AutoAttack's and ART's) flag the
 _CHECKS_QUIET = design("the sanity checks stay quiet on the honestly evaluated models")
 _FGSM_AT_ONLY = read("survey S2, C4", "FGSM adversarial training makes a model robust to FGSM only, not to PGD")
 
+_CH02_CLASS = (
+    Target("pgd_at_error_reduction", ">", 3.0,
+           read("survey S2, C5", "PGD adversarial training (Madry et al.) is the robust baseline; "
+                "here: it cuts the error under PGD more than 3 times")),
+    # judged on a paired bootstrap over the table's images; the text glues the side it lies on
+    Target("fgsm_rs_minus_pgd_at_robust", ">", -0.05,
+           abstract("Wong et al. 2020", "FGSM adversarial training with random initialisation is as "
+                    "effective as PGD-based training"), expect=READ_FROM_RUN),
+    # One wall-clock timing per model: 0.34 to 0.40 on an AVX2 machine, 0.50 on an AVX-512 one in
+    # one of three runs, so the text glues the side this run fell on instead of pinning it.
+    Target("fgsm_rs_cost_over_pgd_at_cost", "<", 0.5,
+           abstract("Wong et al. 2020", "... at significantly lower cost"), expect=READ_FROM_RUN),
+    # A timing too: 4.4 to 5.1 in class and reference runs, 6.8 in another reference run on the same
+    # machine, so the text glues the side of an interval over the run's epochs.
+    Target("pgd_at_cost_ratio", ">", 6.0,
+           read("survey S2, section 4", "PGD-10 adversarial training costs 10 times or more than standard "
+                "training; k + 1 = 6 for our PGD-5 is our extrapolation"), expect=READ_FROM_RUN),
+    Target("fgsm_at_large_fgsm_minus_pgd", ">", 0.5, _FGSM_AT_ONLY),
+    Target("fgsm_at_large_fgsm_minus_clean", "~=", 0.0,
+           design("FGSM-AT at eps 0.3 scores within 0.1 of its clean accuracy against FGSM"),
+           tolerance=0.1),
+    # With Wong et al.'s MNIST random start (not clipped before the step). With the start clipped,
+    # as in this book's earlier FGSM-RS, the class run's check never exceeded 0.18.
+    Target("fgsm_rs_large_final_epoch_check", ">", 0.5,
+           design("FGSM-RS at eps 0.3 ends its training with the per-epoch PGD check above 0.5")),
+    Target("masked_pgd_accuracy", ">", 0.8,
+           read("survey S2, section 5", "defences with obfuscated gradients make gradient attacks fail")),
+    Target("masked_bpda_accuracy", "<", 0.1,
+           read("survey S2, section 5",
+                "... without removing the vulnerability: Athalye et al. broke them")),
+    Target("shift_naive_minus_undefended", "<", 0.1,
+           design("the random shift hardly protects: the naive attack through it leaves less than 0.1 "
+                  "more than the same attack on the undefended model")),
+    Target("shift_eot_gain", ">=", 0.0, design("EOT is at least as strong as the naive attack")),
+    Target("budget_curve_area_gain", ">", 0.0,
+           design("the PGD-AT model's accuracy-vs-budget curve lies above the natural one's (mean)")),
+    Target("natural_iterations_minus_pgd20", "~=", 0.0,
+           design("50 iterations leave the natural model within 3 of 100 images of the table's PGD-20"),
+           tolerance=0.03),
+    Target("gradient_alignment_gain", ">", 0.0,
+           read("survey S2, C9", "the input gradients of robust models are more meaningful; here: they "
+                "correlate more with the digit's pixels")),
+    Target("natural_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
+    Target("pgd_at_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
+    Target("masked_warning_count", ">=", 1, _CHECKS_FIRE),
+    Target("masked_worst_accuracy", "<", 0.1,
+           read("survey S2, section 5", "defences with obfuscated gradients make gradient attacks fail "
+                "without removing the vulnerability; here: the worst case with Square breaks them")),
+    Target("pgd_at_warning_count", "<=", 0, _CHECKS_QUIET),
+    Target("natural_warning_count", "<=", 0, _CHECKS_QUIET),
+)
+
+# Not a number for the protocol the reference run follows (Wong et al.'s README reports no MNIST
+# accuracy): the closest published one in the sources read, for PGD-based training, which Wong et
+# al.'s abstract says FGSM with a random start is as effective as. The tolerance was set before any
+# run of this protocol here.
+_MNIST_CHALLENGE = readme("MadryLab/mnist_challenge",
+                          "Madry et al.'s PGD-trained MNIST network: 89.62 % under 100-step PGD on the cross-entropy "
+                          "loss with 50 random restarts at eps 0.3 (white-box leaderboard); here: Wong et al.'s "
+                          "FGSM-RS MNIST protocol under their PGD-50 with 10 restarts, within 5 points")
+
 ROBUSTNESS = register(
     Chapter(
         slug="02_robustness_and_adversarial_training",
@@ -123,52 +184,24 @@ ROBUSTNESS = register(
                       "comma-separated RobustBench CIFAR-10 L-inf models evaluated at full scale",
                       pattern=_ZOO_LIST),
         ),
+        # The reference run (Wong et al.'s MNIST network and recipe on all 60,000 training digits;
+        # the table on 9,900 test digits, the last 100 being the per-epoch check's) asks what the
+        # class run cannot: whether Wong et al.'s MNIST protocol comes within a tolerance of a
+        # published MNIST robust accuracy.
+        reference={"n_eval": 9900},
         targets={
-            "class": (
-                Target("pgd_at_error_reduction", ">", 3.0,
-                       read("survey S2, C5", "PGD adversarial training (Madry et al.) is the robust baseline; "
-                            "here: it cuts the error under PGD more than 3 times")),
-                Target("fgsm_rs_minus_pgd_at_robust", ">", -0.05,
-                       abstract("Wong et al. 2020", "FGSM adversarial training with random initialisation is as "
-                                "effective as PGD-based training")),
-                # One wall-clock timing per model: 0.34 to 0.40 on an AVX2 machine, 0.50 on an AVX-512 one in
-                # one of three runs, so the text glues the side this run fell on instead of pinning it.
-                Target("fgsm_rs_cost_over_pgd_at_cost", "<", 0.5,
-                       abstract("Wong et al. 2020", "... at significantly lower cost"), expect=READ_FROM_RUN),
-                Target("pgd_at_cost_ratio", ">", 6.0,
-                       read("survey S2, section 4", "PGD-10 adversarial training costs 10 times or more than standard "
-                            "training; k + 1 = 6 for our PGD-5 is our extrapolation"), expect=False),
-                Target("fgsm_at_large_fgsm_minus_pgd", ">", 0.5, _FGSM_AT_ONLY),
-                Target("fgsm_at_large_fgsm_minus_clean", "~=", 0.0,
-                       design("FGSM-AT at eps 0.3 scores within 0.1 of its clean accuracy against FGSM"),
-                       tolerance=0.1),
-                Target("fgsm_rs_large_max_epoch_check", "<", 0.5,
-                       design("FGSM-RS at eps 0.3 never reaches 0.5 in the per-epoch PGD check")),
-                Target("masked_pgd_accuracy", ">", 0.8,
-                       read("survey S2, section 5", "defences with obfuscated gradients make gradient attacks fail")),
-                Target("masked_bpda_accuracy", "<", 0.1,
-                       read("survey S2, section 5",
-                            "... without removing the vulnerability: Athalye et al. broke them")),
-                Target("shift_naive_minus_undefended", "<", 0.1,
-                       design("the random shift hardly protects: the naive attack through it leaves less than 0.1 "
-                              "more than the same attack on the undefended model")),
-                Target("shift_eot_gain", ">=", 0.0, design("EOT is at least as strong as the naive attack")),
-                Target("budget_curve_area_gain", ">", 0.0,
-                       design("the PGD-AT model's accuracy-vs-budget curve lies above the natural one's (mean)")),
-                Target("natural_iterations_minus_pgd20", "~=", 0.0,
-                       design("50 iterations leave the natural model within 3 of 100 images of the table's PGD-20"),
-                       tolerance=0.03),
-                Target("gradient_alignment_gain", ">", 0.0,
-                       read("survey S2, C9", "the input gradients of robust models are more meaningful; here: they "
-                            "correlate more with the digit's pixels")),
-                Target("natural_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
-                Target("pgd_at_worst_minus_pgd20", "<=", 0.0, _AUTOATTACK),
-                Target("masked_warning_count", ">=", 1, _CHECKS_FIRE),
-                Target("masked_worst_accuracy", "<", 0.1,
-                       read("survey S2, section 5", "defences with obfuscated gradients make gradient attacks fail "
-                            "without removing the vulnerability; here: the worst case with Square breaks them")),
-                Target("pgd_at_warning_count", "<=", 0, _CHECKS_QUIET),
-                Target("natural_warning_count", "<=", 0, _CHECKS_QUIET),
+            "class": _CH02_CLASS,
+            # Set after a first, unpublished reference run (of the natural model, which the change of
+            # FGSM-RS's random start does not touch); the sentences they judge glue their readings, so
+            # the class text reads right at this scale too.
+            "reference": (
+                *_as_measured(_CH02_CLASS, shift_naive_minus_undefended=False, natural_iterations_minus_pgd20=False),
+                Target("mnist_protocol_pgd50_accuracy", "~=", 0.8962, _MNIST_CHALLENGE, tolerance=0.05,
+                       expect=READ_FROM_RUN),
+                Target("unclipped_minus_clipped_start", ">", 0.0,
+                       design("FGSM-RS with Wong et al.'s random start (not clipped to the pixel range before the "
+                              "gradient step) leaves more test digits read right under their PGD-50 with restarts "
+                              "than the same training with the start clipped first (paired over the digits)")),
             ),
             "full": (
                 Target("pgd_at_robust_accuracy", "~=", 0.4704,
@@ -201,9 +234,9 @@ _AT_SHAPE = abstract("Zhang & Zhu 2019", "adversarial training makes CNNs more s
 _SHUFFLE = abstract("Zhang & Zhu 2019", "shape-biased AT-CNNs, tested on patch-shuffled images; our reading: "
                     "patch-shuffling hurts them more (share of above-chance accuracy)")
 _SATURATION = abstract("Zhang & Zhu 2019", "... tested on saturated images; our reading: saturation hurts them less")
-_HIGH_PASS = abstract("Wang et al. 2020 (abstract and README)",
-                      "adversarially robust models rely less on high frequencies (mean over r = 4..16; a margin "
-                      "beyond sampling noise)")
+_HIGH_PASS = readme("HaohanWang/HFC (Wang et al. 2020)",
+                     "adversarially robust models rely less on high frequencies (mean over r = 4..16; a margin "
+                     "beyond sampling noise)")
 
 HUMAN_VS_MACHINE = register(
     Chapter(
@@ -270,7 +303,8 @@ HUMAN_VS_MACHINE = register(
             "full": (
                 _HUMAN_SHAPE_BIAS,
                 Target("imagenet_shape_bias", "~=", 0.214,
-                       readme("rgeirhos/texture-vs-shape", "torchvision ResNet-50, average aggregation: 21.39 %"),
+                       readme("rgeirhos/texture-vs-shape", "standard ResNet-50 (top-1 76.13, torchvision's original "
+                              "IMAGENET1K_V1 weights), average aggregation: 21.39 %"),
                        tolerance=0.03),
                 Target("texture_randomisation_shape_bias_gain", ">", 0.2, _SIN),
                 Target("adversarial_training_shape_bias_gain", ">", 0.1, _AT_SHAPE),
